@@ -1,0 +1,224 @@
+/**
+ * The checkpoint format, version 1:
+ *
+ *   "CFCK" | version u8 | body length u32 LE | body | CRC-32 u32 LE of all before it
+ *
+ * The body holds the options (canonical JSON), the driver's offsets, the counters and
+ * every symbol in name order with its watermark, id state and windows. Same state, same
+ * bytes: nothing depends on insertion order, and doubles never carry NaN payloads.
+ */
+import { toNumber } from "./decimal.ts";
+import type { Series, SymbolState } from "./engine.ts";
+import { CandleflowError } from "./errors.ts";
+import { corrupt, crc32, Reader, Writer } from "./codec.ts";
+import { plainOptions, resolveOptions, type Resolved } from "./options.ts";
+import type { RuleHistory } from "./rules.ts";
+import type { EngineOptions, EngineStats } from "./types.ts";
+import { Window } from "./window.ts";
+import type { Sum } from "./decimal.ts";
+
+/** The version this build writes and reads. */
+export const CHECKPOINT_VERSION = 1;
+const MAGIC = [0x43, 0x46, 0x43, 0x4b];
+const STAT_KEYS: (keyof EngineStats)[] = [
+  "trades", "rejected", "duplicates", "late", "revisions", "finals", "alerts", "gapsEvicted",
+];
+
+/** A decoded checkpoint, before it becomes an engine. */
+export interface Checkpoint {
+  options: EngineOptions;
+  offsets: string | undefined;
+  stats: EngineStats;
+  symbols: {
+    name: string;
+    maxTs: number;
+    wm: number;
+    idMax: number;
+    gaps: number[];
+    series: Pick<Series, "open" | "done" | "lastFinal" | "prevClose" | "history">[];
+  }[];
+}
+
+/** Encodes engine state canonically. */
+export function encodeCheckpoint(options: Resolved, stats: EngineStats, symbols: readonly SymbolState[], offsets: string | undefined): Uint8Array {
+  const w = new Writer();
+  for (const b of MAGIC) w.u8(b);
+  w.u8(CHECKPOINT_VERSION);
+  w.u32(0);
+  w.str(canonicalJson(plainOptions(options)));
+  if (offsets === undefined) w.u8(0);
+  else {
+    w.u8(1);
+    w.str(offsets);
+  }
+  for (const k of STAT_KEYS) w.uint(stats[k]);
+  w.uint(symbols.length);
+  for (const sym of symbols) {
+    w.str(sym.name);
+    w.f64(sym.maxTs);
+    w.f64(sym.wm);
+    w.uint(sym.ids.max + 1);
+    const gaps = sym.ids.gaps;
+    w.uint(gaps.length / 4);
+    for (let i = 0; i < gaps.length; i += 4) {
+      w.uint(gaps[i]!);
+      w.uint(gaps[i + 1]!);
+      w.f64(gaps[i + 2]!);
+      w.u8(gaps[i + 3]!);
+    }
+    for (const s of sym.series) {
+      w.opt(s.lastFinal);
+      w.str(s.prevClose);
+      writeHistory(w, s.history);
+      w.uint(s.open.length);
+      for (const win of s.open) writeWindow(w, win);
+      w.uint(s.done.length);
+      for (const win of s.done) writeWindow(w, win);
+    }
+  }
+  w.patchU32(5, w.length - 9);
+  const body = w.bytes();
+  const out = new Uint8Array(body.length + 4);
+  out.set(body);
+  new DataView(out.buffer).setUint32(body.length, crc32(body), true);
+  return out;
+}
+
+/** Decodes and checks a checkpoint; throws `CandleflowError` (`CHECKPOINT_*`) on anything wrong. */
+export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
+  if (!(bytes instanceof Uint8Array)) throw new CandleflowError("CHECKPOINT_CORRUPT", "checkpoint must be a Uint8Array");
+  if (bytes.length < 5 || MAGIC.some((b, i) => bytes[i] !== b)) throw corrupt("not a candleflow checkpoint (bad magic)");
+  if (bytes[4] !== CHECKPOINT_VERSION) {
+    throw new CandleflowError("CHECKPOINT_VERSION", `checkpoint version ${bytes[4]} is not supported (this build reads ${CHECKPOINT_VERSION})`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bodyLength = bytes.length >= 9 ? view.getUint32(5, true) : -1;
+  const total = 9 + bodyLength + 4;
+  if (bodyLength < 0 || bytes.length < total) {
+    throw new CandleflowError("CHECKPOINT_TRUNCATED", `checkpoint is truncated: ${bytes.length} bytes, header says ${Math.max(total, 9)}`);
+  }
+  if (bytes.length > total) throw corrupt(`${bytes.length - total} unexpected bytes after the end`);
+  if (crc32(bytes, total - 4) !== view.getUint32(total - 4, true)) throw corrupt("checksum mismatch");
+
+  const r = new Reader(bytes, 9, total - 4);
+  let options: EngineOptions;
+  let resolved: Resolved;
+  try {
+    options = JSON.parse(r.str());
+    resolved = resolveOptions(options);
+  } catch (e) {
+    throw corrupt(`options unreadable (${(e as Error).message})`);
+  }
+  const offsets = r.u8() === 1 ? r.str() : undefined;
+  const stats = {} as EngineStats;
+  for (const k of STAT_KEYS) stats[k] = r.uint();
+  const symbols: Checkpoint["symbols"] = [];
+  const count = r.uint();
+  for (let n = 0; n < count; n++) {
+    const name = r.str();
+    if (symbols.length > 0 && !(symbols[symbols.length - 1]!.name < name)) throw corrupt(`symbols out of order at "${name}"`);
+    const maxTs = r.f64();
+    const wm = r.f64();
+    const idMax = r.uint() - 1;
+    const gaps: number[] = [];
+    const gapCount = r.uint();
+    for (let g = 0; g < gapCount; g++) gaps.push(r.uint(), r.uint(), r.f64(), r.u8());
+    const series = resolved.intervals.map((label, i) => {
+      const size = resolved.sizes[i]!;
+      const lastFinal = r.opt();
+      const prevClose = r.str();
+      const history = readHistory(r);
+      const open = readWindows(r, name, label, size);
+      const done = readWindows(r, name, label, size);
+      return { lastFinal, prevClose, history, open, done };
+    });
+    symbols.push({ name, maxTs, wm, idMax, gaps, series });
+  }
+  if (!r.done()) throw corrupt("body has bytes left over");
+  return { options, offsets, stats, symbols };
+}
+
+function writeHistory(w: Writer, h: RuleHistory | null): void {
+  if (h === null) {
+    w.u8(0);
+    return;
+  }
+  w.u8(1);
+  w.opt(h.prevClose);
+  w.uint(h.returns.length);
+  for (const x of h.returns) w.f64(x);
+  w.uint(h.volumes.length);
+  for (const x of h.volumes) w.f64(x);
+}
+
+function readHistory(r: Reader): RuleHistory | null {
+  const flag = r.u8();
+  if (flag === 0) return null;
+  if (flag !== 1) throw corrupt(`history flag ${flag}`);
+  const prevClose = r.opt();
+  const returns = Array.from({ length: r.uint() }, () => r.f64());
+  const volumes = Array.from({ length: r.uint() }, () => r.f64());
+  return { prevClose, returns, volumes };
+}
+
+function writeWindow(w: Writer, win: Window): void {
+  w.f64(win.openTime);
+  w.uint(win.trades);
+  w.uint(win.rev);
+  w.u8(win.final ? 1 : 0);
+  w.f64(win.oTs); w.uint(win.oId); w.uint(win.oM); w.u8(win.oE);
+  w.f64(win.cTs); w.uint(win.cId); w.uint(win.cM); w.u8(win.cE);
+  w.uint(win.hM); w.u8(win.hE);
+  w.uint(win.lM); w.u8(win.lE);
+  for (const sum of [win.volume, win.quote, win.buyVolume, win.buyQuote]) {
+    w.uint(sum.small);
+    w.str(sum.big.toString());
+    w.u8(sum.scale);
+  }
+}
+
+function readWindows(r: Reader, symbol: string, label: string, size: number): Window[] {
+  const list: Window[] = [];
+  const n = r.uint();
+  for (let i = 0; i < n; i++) {
+    const openTime = r.f64();
+    if (list.length > 0 && !(list[list.length - 1]!.openTime < openTime)) throw corrupt(`windows out of order in ${symbol} ${label}`);
+    const win = new Window(symbol, label, openTime, openTime + size);
+    win.trades = r.uint();
+    win.rev = r.uint();
+    win.final = r.u8() === 1;
+    win.oTs = r.f64(); win.oId = r.uint(); win.oM = r.uint(); win.oE = scale(r);
+    win.cTs = r.f64(); win.cId = r.uint(); win.cM = r.uint(); win.cE = scale(r);
+    win.hM = r.uint(); win.hE = scale(r);
+    win.lM = r.uint(); win.lE = scale(r);
+    win.hV = toNumber(win.hM, win.hE);
+    win.lV = toNumber(win.lM, win.lE);
+    for (const sum of [win.volume, win.quote, win.buyVolume, win.buyQuote]) readSum(r, sum);
+    list.push(win);
+  }
+  return list;
+}
+
+function readSum(r: Reader, sum: Sum): void {
+  sum.small = r.uint();
+  const big = r.str();
+  if (!/^-?[0-9]+$/.test(big)) throw corrupt(`sum "${big.slice(0, 20)}" is not an integer`);
+  sum.big = BigInt(big);
+  sum.scale = r.u8();
+  if (sum.scale > 40) throw corrupt(`sum scale ${sum.scale}`);
+}
+
+function scale(r: Reader): number {
+  const e = r.u8();
+  if (e > 18) throw corrupt(`price scale ${e}`);
+  return e;
+}
+
+/** JSON with object keys sorted at every depth: one text per value. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+      : v,
+  );
+}

@@ -1,0 +1,194 @@
+/**
+ * Exact decimals without a decimal library.
+ *
+ * A decimal string is parsed into an integer mantissa `m` and a scale `e` (digits after
+ * the point, trailing zeros dropped): "61837.63000000" → m = 6183763, e = 2. Mantissas
+ * stay JS numbers (exact below 2^53), so the hot path never allocates. Sums use `Sum`,
+ * which adds in a number and spills into a BigInt only when the number would lose
+ * exactness — a few times per window at most.
+ */
+
+/** Powers of ten that are exact doubles (10^0 … 10^22). */
+export const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
+const BIG10: readonly bigint[] = Array.from({ length: 80 }, (_, i) => 10n ** BigInt(i));
+
+const MAX = Number.MAX_SAFE_INTEGER;
+/** Most digits after the point accepted in an input. */
+export const MAX_SCALE = 18;
+
+/** Result registers of `parseDecimal` (one parse at a time; the core is single-threaded). */
+export const parsed = { m: 0, e: 0 };
+
+/** Why `parseDecimal` failed. */
+export type ParseFailure = "syntax" | "precision";
+
+/**
+ * Parses a non-negative decimal string (`123`, `0.02000000`, `.5`, `5.`) into `parsed.m`
+ * and `parsed.e`. Returns null on success, otherwise why not: `syntax` for anything that
+ * is not digits with one optional point (signs, exponents, spaces included), `precision`
+ * for more significant digits than a double holds exactly or more than 18 decimals.
+ */
+export function parseDecimal(s: string): ParseFailure | null {
+  const n = s.length;
+  let m = 0;
+  let e = 0;
+  let zeros = 0; // zeros after the point not yet folded into m
+  let point = false;
+  let digits = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (point) return "syntax";
+      point = true;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9) return "syntax";
+    digits++;
+    if (!point) {
+      m = m * 10 + d;
+      if (m > MAX) return "precision";
+    } else if (d === 0) {
+      zeros++;
+    } else {
+      if (zeros > 0) {
+        if (zeros > 22) return "precision";
+        m *= POW10[zeros]!;
+        e += zeros;
+        zeros = 0;
+      }
+      m = m * 10 + d;
+      e++;
+      if (m > MAX) return "precision";
+    }
+  }
+  if (digits === 0) return "syntax";
+  if (e > MAX_SCALE) return "precision";
+  parsed.m = m;
+  parsed.e = e;
+  return null;
+}
+
+/** `m / 10^e` as the nearest double: monotonic in the exact value, so fine for ordering. */
+export function toNumber(m: number, e: number): number {
+  return e === 0 ? m : m / POW10[e]!;
+}
+
+/** Exact comparison of m1·10^-e1 and m2·10^-e2: negative, zero or positive. */
+export function compareExact(m1: number, e1: number, m2: number, e2: number): number {
+  if (e1 === e2) return m1 - m2;
+  const a = BigInt(m1) * BIG10[e2]!;
+  const b = BigInt(m2) * BIG10[e1]!;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Renders `value · 10^-scale` canonically: no trailing zeros after the point, `"0"` for zero. */
+export function formatScaled(value: bigint, scale: number): string {
+  if (value === 0n) return "0";
+  const neg = value < 0n;
+  let digits = (neg ? -value : value).toString();
+  if (scale > 0) {
+    if (digits.length <= scale) digits = "0".repeat(scale - digits.length + 1) + digits;
+    const cut = digits.length - scale;
+    let frac = digits.slice(cut);
+    let end = frac.length;
+    while (end > 0 && frac.charCodeAt(end - 1) === 48) end--;
+    frac = frac.slice(0, end);
+    digits = frac ? `${digits.slice(0, cut)}.${frac}` : digits.slice(0, cut);
+  }
+  return neg ? `-${digits}` : digits;
+}
+
+/** Renders a parsed mantissa and scale canonically. */
+export function formatDecimal(m: number, e: number): string {
+  return formatScaled(BigInt(m), e);
+}
+
+/**
+ * An exact running sum of decimals. The value is `(BigInt(small) + big) · 10^-scale`;
+ * `small` takes every add while it stays an exact integer, `big` takes the overflow.
+ */
+export class Sum {
+  small = 0;
+  big = 0n;
+  scale = 0;
+
+  /** Adds m · 10^-e (m an exact integer ≥ 0). */
+  add(m: number, e: number): void {
+    if (e !== this.scale) {
+      if (e > this.scale) this.rescale(e);
+      else {
+        const k = this.scale - e;
+        const scaled = k < 23 ? m * POW10[k]! : Infinity;
+        if (scaled > MAX) {
+          this.big += BigInt(m) * BIG10[k]!;
+          return;
+        }
+        m = scaled;
+      }
+    }
+    const next = this.small + m;
+    if (next > MAX) {
+      this.big += BigInt(this.small);
+      this.small = m;
+    } else this.small = next;
+  }
+
+  /** Adds (m1 · m2) · 10^-(e1+e2) exactly: the notional of a trade. */
+  addProduct(m1: number, e1: number, m2: number, e2: number): void {
+    const p = m1 * m2;
+    if (p <= MAX) this.add(p, e1 + e2);
+    else this.addBig(BigInt(m1) * BigInt(m2), e1 + e2);
+  }
+
+  /** Adds an arbitrary-size integer `v · 10^-e`. */
+  addBig(v: bigint, e: number): void {
+    if (e > this.scale) this.rescale(e);
+    this.big += v * BIG10[this.scale - e]!;
+  }
+
+  /** The exact value as an integer at `this.scale`. */
+  value(): bigint {
+    return this.big + BigInt(this.small);
+  }
+
+  /** The value rendered canonically. */
+  toString(): string {
+    return formatScaled(this.value(), this.scale);
+  }
+
+  /** Adds another sum into this one. */
+  merge(other: Sum): void {
+    this.addBig(other.value(), other.scale);
+  }
+
+  private rescale(e: number): void {
+    const k = e - this.scale;
+    const scaled = k < 23 ? this.small * POW10[k]! : Infinity;
+    if (scaled <= MAX) this.small = scaled;
+    else {
+      this.big += BigInt(this.small) * BIG10[k]!;
+      this.small = 0;
+    }
+    this.big *= BIG10[k]!;
+    this.scale = e;
+  }
+}
+
+/**
+ * `num / den` (integers at scales `numScale` and `denScale`) rounded half-to-even to
+ * `places` decimals, rendered canonically. `"0"` when `den` is zero.
+ */
+export function divide(num: bigint, numScale: number, den: bigint, denScale: number, places: number): string {
+  if (den === 0n) return "0";
+  // value = num/den · 10^(denScale - numScale); want round(value · 10^places)
+  const shift = places + denScale - numScale;
+  let n = num;
+  let d = den;
+  if (shift >= 0) n *= 10n ** BigInt(shift);
+  else d *= 10n ** BigInt(-shift);
+  let q = n / d;
+  const r2 = (n % d) * 2n;
+  if (r2 > d || (r2 === d && (q & 1n) === 1n)) q += 1n;
+  return formatScaled(q, places);
+}

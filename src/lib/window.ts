@@ -1,0 +1,107 @@
+import { compareExact, divide, formatDecimal, formatScaled, Sum } from "./decimal.ts";
+import type { Candle } from "./types.ts";
+
+/** Decimal places of the rendered VWAP (half-to-even). */
+export const VWAP_PLACES = 12;
+
+/**
+ * One tumbling window's running OHLCV. Open and close are the trades earliest and latest
+ * in (time, id) order, not in arrival order, so out-of-order input gives the same candle.
+ * Prices are kept as exact mantissa/scale pairs plus a double for fast ordering.
+ */
+export class Window {
+  trades = 0;
+  rev = 0;
+  final = false;
+  /** Call number that last touched it (for coalesced updates). */
+  mark = 0;
+  oTs = 0; oId = 0; oM = 0; oE = 0;
+  cTs = 0; cId = 0; cM = 0; cE = 0;
+  hV = -1; hM = 0; hE = 0;
+  lV = Infinity; lM = 0; lE = 0;
+  readonly volume = new Sum();
+  readonly quote = new Sum();
+  readonly buyVolume = new Sum();
+  readonly buyQuote = new Sum();
+
+  constructor(
+    readonly symbol: string,
+    readonly interval: string,
+    readonly openTime: number,
+    readonly end: number,
+  ) {}
+
+  /**
+   * Adds a trade. `pv` is the price as a double; `nm` is price × qty mantissa at scale
+   * `pe + qe` when it is an exact double, or -1 when it is not.
+   */
+  add(ts: number, id: number, pm: number, pe: number, pv: number, qm: number, qe: number, nm: number, buy: boolean, count: number): void {
+    if (this.trades === 0) {
+      this.oTs = this.cTs = ts; this.oId = this.cId = id;
+      this.oM = this.cM = this.hM = this.lM = pm;
+      this.oE = this.cE = this.hE = this.lE = pe;
+      this.hV = this.lV = pv;
+    } else {
+      if (ts < this.oTs || (ts === this.oTs && id < this.oId)) {
+        this.oTs = ts; this.oId = id; this.oM = pm; this.oE = pe;
+      }
+      if (ts > this.cTs || (ts === this.cTs && id > this.cId)) {
+        this.cTs = ts; this.cId = id; this.cM = pm; this.cE = pe;
+      }
+      if (pv > this.hV || (pv === this.hV && (pm !== this.hM || pe !== this.hE) && compareExact(pm, pe, this.hM, this.hE) > 0)) {
+        this.hV = pv; this.hM = pm; this.hE = pe;
+      }
+      if (pv < this.lV || (pv === this.lV && (pm !== this.lM || pe !== this.lE) && compareExact(pm, pe, this.lM, this.lE) < 0)) {
+        this.lV = pv; this.lM = pm; this.lE = pe;
+      }
+    }
+    this.trades += count;
+    const ne = pe + qe;
+    this.volume.add(qm, qe);
+    if (nm >= 0) this.quote.add(nm, ne);
+    else this.quote.addBig(BigInt(pm) * BigInt(qm), ne);
+    if (buy) {
+      this.buyVolume.add(qm, qe);
+      if (nm >= 0) this.buyQuote.add(nm, ne);
+      else this.buyQuote.addBig(BigInt(pm) * BigInt(qm), ne);
+    }
+  }
+
+  /** The close price as an exact decimal string. */
+  close(): string {
+    return formatDecimal(this.cM, this.cE);
+  }
+
+  /** Renders the candle. */
+  toCandle(): Candle {
+    const volume = this.volume.value();
+    const quote = this.quote.value();
+    return {
+      symbol: this.symbol,
+      interval: this.interval,
+      openTime: this.openTime,
+      open: formatDecimal(this.oM, this.oE),
+      high: formatDecimal(this.hM, this.hE),
+      low: formatDecimal(this.lM, this.lE),
+      close: formatDecimal(this.cM, this.cE),
+      volume: formatScaled(volume, this.volume.scale),
+      quoteVolume: formatScaled(quote, this.quote.scale),
+      trades: this.trades,
+      takerBuyVolume: this.buyVolume.toString(),
+      takerBuyQuoteVolume: this.buyQuote.toString(),
+      vwap: divide(quote, this.quote.scale, volume, this.volume.scale, VWAP_PLACES),
+      rev: this.rev,
+      final: this.final,
+    };
+  }
+}
+
+/** A window with no trades under the `flat` policy: O=H=L=C=previous close, volume 0. */
+export function flatCandle(symbol: string, interval: string, openTime: number, close: string): Candle {
+  return {
+    symbol, interval, openTime,
+    open: close, high: close, low: close, close,
+    volume: "0", quoteVolume: "0", trades: 0, takerBuyVolume: "0", takerBuyQuoteVolume: "0", vwap: "0",
+    rev: 0, final: true,
+  };
+}
