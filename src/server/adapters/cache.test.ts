@@ -1,0 +1,4 @@
+import { describeCache } from "./conformance.ts";
+import { memoryCache } from "./memory-cache.ts";
+
+describeCache("memory-cache", () => ({ adapter: memoryCache() }));

@@ -1,0 +1,134 @@
+/**
+ * The server's ports: one small interface per dependency. Every adapter (memory, file,
+ * SQLite, and later Kafka, Redis, Postgres) implements one of these and passes the
+ * matching suite in `conformance.ts`. All calls are async so network adapters fit.
+ */
+import type { Alert, Candle, Trade } from "../../lib/types.ts";
+
+/** What `health()` answers; `ok: false` makes dependent routes answer 503. */
+export interface Health {
+  /** Adapter name, e.g. `sqlite`. */
+  adapter: string;
+  /** True when the adapter can serve calls now. */
+  ok: boolean;
+  /** One line for people when something is wrong (or worth saying). */
+  detail?: string;
+}
+
+/** One trade at its place in a log partition. */
+export interface LogRecord {
+  /** Position in the partition; strictly increasing, not necessarily contiguous. */
+  offset: number;
+  trade: Trade;
+}
+
+/** What one `read` returns. */
+export interface LogBatch {
+  /** Records in offset order; empty when the reader is caught up. */
+  records: LogRecord[];
+  /** The offset to read from next (past skipped positions too). */
+  next: number;
+}
+
+/** Append-only log of trades, split into partitions keyed by symbol. */
+export interface TradeLog {
+  /** Adapter name, e.g. `memory-log`. */
+  readonly name: string;
+  /** Partition numbers this log holds (embedded logs: `[0]`). */
+  partitions(): Promise<number[]>;
+  /** Appends trades in order; each symbol always lands in the same partition. Throws `READ_ONLY` on recorded logs. */
+  append(trades: readonly Trade[]): Promise<void>;
+  /** Up to `max` records at offsets ≥ `from`. Throws `OFFSET_OUT_OF_RANGE` when `from` fell out of retention. */
+  read(partition: number, from: number, max: number): Promise<LogBatch>;
+  /** Offset the next appended record of `partition` will get (= end of the partition). */
+  highWatermark(partition: number): Promise<number>;
+  /** Oldest offset of `partition` still held (retention drops older ones). */
+  lowWatermark(partition: number): Promise<number>;
+  /** Whether the log can serve reads now. */
+  health(): Promise<Health>;
+  /** Releases connections or files; later calls throw `CLOSED`. */
+  close(): Promise<void>;
+}
+
+/** Latest-candle cache plus pub/sub fan-out to API instances. Not durable. */
+export interface Cache {
+  /** Adapter name, e.g. `memory-cache`. */
+  readonly name: string;
+  /** Keeps each candle as its (symbol, interval)'s latest unless an equal or newer one is held (see `supersedes`). */
+  setLatest(candles: readonly Candle[]): Promise<void>;
+  /** The newest candle held for (symbol, interval). */
+  latest(symbol: string, interval: string): Promise<Candle | undefined>;
+  /** Sends `message` to every current subscriber of `channel`; at most once, no replay. */
+  publish(channel: string, message: string): Promise<void>;
+  /** Calls `handler` for each later message on `channel`; resolves to an unsubscribe function. */
+  subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+  /** Whether the cache can serve calls now. */
+  health(): Promise<Health>;
+  /** Drops subscriptions and connections; later calls throw `CLOSED`. */
+  close(): Promise<void>;
+}
+
+/** An engine checkpoint and the log offsets it has consumed. */
+export interface Checkpoint {
+  /** One key per processor and partition, e.g. `candleflow:0`. */
+  key: string;
+  /** `Engine.snapshot(offsets)` bytes. */
+  bytes: Uint8Array;
+  /** Opaque offsets string of the driver (the same string the snapshot carries). */
+  offsets: string;
+}
+
+/** Everything one commit writes, all or nothing. */
+export interface CommitBatch {
+  /** Upserted on (symbol, interval, openTime), guarded as `supersedes` says; applied in order. */
+  candles: readonly Candle[];
+  /** Inserted once per `id`; an id already stored is left as is. */
+  alerts: readonly Alert[];
+  /** Replaces the checkpoint under its key. */
+  checkpoint?: Checkpoint;
+}
+
+/** Query of `candles`: `from ≤ openTime < to`, ascending, at most `limit` rows. */
+export interface CandleQuery {
+  from?: number;
+  to?: number;
+  /** Rows per page; default 500, at most 5000. */
+  limit?: number;
+  /** The `cursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of candles; `cursor` is set when more rows may follow. */
+export interface CandlePage {
+  candles: Candle[];
+  cursor?: string;
+}
+
+/** Query of `alerts`: `ts ≥ since`, ascending by (ts, id), at most `limit` (default 100, at most 5000). */
+export interface AlertQuery {
+  symbol?: string;
+  since?: number;
+  limit?: number;
+}
+
+/** Durable candle, alert and checkpoint store. */
+export interface CandleStore {
+  /** Adapter name, e.g. `sqlite`. */
+  readonly name: string;
+  /** Writes candles, alerts and the checkpoint in one transaction: after a crash, all of it or none. */
+  commit(batch: CommitBatch): Promise<void>;
+  /** A page of a (symbol, interval)'s candles by ascending openTime. */
+  candles(symbol: string, interval: string, query?: CandleQuery): Promise<CandlePage>;
+  /** The candle of a (symbol, interval) with the largest openTime. */
+  latest(symbol: string, interval: string): Promise<Candle | undefined>;
+  /** Symbols with at least one candle, sorted. */
+  symbols(): Promise<string[]>;
+  /** Alerts, oldest first. */
+  alerts(query?: AlertQuery): Promise<Alert[]>;
+  /** The checkpoint last committed under `key`. */
+  loadCheckpoint(key: string): Promise<Checkpoint | undefined>;
+  /** Whether the store can serve calls now. */
+  health(): Promise<Health>;
+  /** Closes connections or files; later calls throw `CLOSED`. */
+  close(): Promise<void>;
+}
