@@ -63,6 +63,8 @@ describe("decodeBinanceWs", () => {
       "BTCUSDT",
       "1000PEPEUSDT",
     ]);
+    const many = Array.from({ length: 600 }, (_, i) => `S${i % 300}X${i % 7}`);
+    expect(many.map((s) => decodeBinanceWs(line(s))?.symbol)).toEqual(many);
     const stream = (s: string) => LINE.replace("btcusdt@trade", s);
     expect(decodeBinanceWs(stream("ethusdt@trade"))).toEqual(TRADE as never);
     expect(decodeBinanceWs(stream('btc\\"usdt@trade'))).toEqual(TRADE as never);

@@ -15,8 +15,11 @@ const BARE_HEAD = '{"e":"trade","E":';
 const DECIMAL = /^[0-9]+(\.[0-9]+)?$/;
 const HEADER = /^[A-Za-z_ ]+(,[A-Za-z_ ]+)*$/;
 
-// Lines repeat their stream head and symbol; reusing the last ones skips a scan and an allocation.
-const cache = { head: "", symbol: "", seg: "" };
+// Symbols repeat line after line: the last one, then a small table keyed by a hash of the
+// symbol's characters, give back an existing string instead of a new one per message.
+const recent = { symbol: "", seg: "" };
+const SYMBOLS: string[] = new Array(256).fill("");
+const SEGS: string[] = new Array(256).fill("");
 
 const TAILS_STREAM = [',"m":true,"M":true}}', ',"m":true,"M":false}}', ',"m":false,"M":true}}', ',"m":false,"M":false}}'];
 const TAILS_BARE = TAILS_STREAM.map((t) => t.slice(0, -1));
@@ -32,19 +35,13 @@ function show(value: unknown): string {
 
 /** Where the fast shape's head (through `"E":`) ends in `line`, or -1. */
 function head(line: string): number {
-  const known = cache.head;
-  if (known !== "" && line.startsWith(known)) return known.length;
-  let end: number;
-  if (line.startsWith(BARE_HEAD)) end = BARE_HEAD.length;
-  else if (line.startsWith(STREAM_HEAD)) {
-    const q = line.indexOf('"', STREAM_HEAD.length);
-    if (q < 0 || !line.startsWith(DATA_HEAD, q)) return -1;
-    // A backslash could mean the quote found is escaped: leave that to JSON.parse.
-    for (let i = STREAM_HEAD.length; i < q; i++) if (line.charCodeAt(i) === 92) return -1;
-    end = q + DATA_HEAD.length;
-  } else return -1;
-  cache.head = line.slice(0, end);
-  return end;
+  if (line.startsWith(BARE_HEAD)) return BARE_HEAD.length;
+  if (!line.startsWith(STREAM_HEAD)) return -1;
+  let i = STREAM_HEAD.length;
+  let c = 0;
+  // Stream names are plain ASCII (`btcusdt@trade`); a quote or backslash inside goes to JSON.parse.
+  while ((c = line.charCodeAt(i)) > 34 && c !== 92 && c < 127) i++;
+  return c === 34 && line.startsWith(DATA_HEAD, i) ? i + DATA_HEAD.length : -1;
 }
 
 /**
@@ -59,16 +56,24 @@ function fast(line: string): Trade | undefined {
   while ((c = line.charCodeAt(i)) >= 48 && c <= 57) i++;
   if (i === s || (c = i - s) > 15 || (c > 1 && line.charCodeAt(s) === 48)) return undefined;
 
-  let symbol = cache.symbol;
-  const seg = cache.seg;
-  if (seg !== "" && line.startsWith(seg, i)) i += seg.length;
+  let symbol = recent.symbol;
+  if (symbol !== "" && line.startsWith(recent.seg, i)) i += recent.seg.length;
   else {
     if (!line.startsWith(',"s":"', i)) return undefined;
     s = i += 6;
-    while (((c = line.charCodeAt(i)) >= 65 && c <= 90) || (c >= 48 && c <= 57)) i++;
+    let h = 0;
+    while (((c = line.charCodeAt(i)) >= 65 && c <= 90) || (c >= 48 && c <= 57)) {
+      h = (h * 31 + c) & 255;
+      i++;
+    }
     if (i === s || !line.startsWith('","t":', i)) return undefined;
-    symbol = cache.symbol = line.slice(s, i);
-    cache.seg = `,"s":"${symbol}","t":`;
+    symbol = SYMBOLS[h]!;
+    if (symbol.length !== i - s || !line.startsWith(symbol, s)) {
+      symbol = SYMBOLS[h] = line.slice(s, i);
+      SEGS[h] = `,"s":"${symbol}","t":`;
+    }
+    recent.symbol = symbol;
+    recent.seg = SEGS[h]!;
     i += 6;
   }
 
@@ -112,7 +117,7 @@ function fast(line: string): Trade | undefined {
   if (i === s || (c = i - s) > 15 || line.charCodeAt(s) === 48) return undefined;
 
   // The rest is one of four fixed tails: `,"m":<bool>,"M":<bool>` and the closing braces.
-  const tails = cache.head.charCodeAt(2) === 101 ? TAILS_BARE : TAILS_STREAM;
+  const tails = line.charCodeAt(2) === 101 ? TAILS_BARE : TAILS_STREAM;
   const maker = line.charCodeAt(i + 5) === 116;
   const rest = line.length - i;
   const tail = tails[(maker ? 0 : 2) + (rest === tails[maker ? 0 : 2]!.length ? 0 : 1)]!;
