@@ -34,6 +34,8 @@ export interface Checkpoint {
     maxTs: number;
     wm: number;
     idMax: number;
+    idMin: number;
+    idMinTs: number;
     gaps: number[];
     series: Pick<Series, "open" | "done" | "lastFinal" | "prevClose" | "history">[];
   }[];
@@ -58,6 +60,8 @@ export function encodeCheckpoint(options: Resolved, stats: EngineStats, symbols:
     w.f64(sym.maxTs);
     w.f64(sym.wm);
     w.uint(sym.ids.max + 1);
+    w.uint(sym.ids.min + 1);
+    w.f64(sym.ids.minTs);
     const gaps = sym.ids.gaps;
     w.uint(gaps.length / 4);
     for (let i = 0; i < gaps.length; i += 4) {
@@ -120,6 +124,8 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
     const maxTs = r.f64();
     const wm = r.f64();
     const idMax = r.uint() - 1;
+    const idMin = r.uint() - 1;
+    const idMinTs = r.f64();
     const gaps: number[] = [];
     const gapCount = r.uint();
     for (let g = 0; g < gapCount; g++) gaps.push(r.uint(), r.uint(), r.f64(), r.u8());
@@ -132,7 +138,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
       const done = readWindows(r, name, label, size);
       return { lastFinal, prevClose, history, open, done };
     });
-    symbols.push({ name, maxTs, wm, idMax, gaps, series });
+    symbols.push({ name, maxTs, wm, idMax, idMin, idMinTs, gaps, series });
   }
   if (!r.done()) throw corrupt("body has bytes left over");
   return { options, offsets, stats, symbols };

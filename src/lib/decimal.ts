@@ -164,13 +164,13 @@ export class Sum {
 
   private rescale(e: number): void {
     const k = e - this.scale;
+    this.big *= BIG10[k]!;
     const scaled = k < 23 ? this.small * POW10[k]! : Infinity;
     if (scaled <= MAX) this.small = scaled;
     else {
       this.big += BigInt(this.small) * BIG10[k]!;
       this.small = 0;
     }
-    this.big *= BIG10[k]!;
     this.scale = e;
   }
 }

@@ -146,6 +146,8 @@ export class Engine {
       sym.maxTs = s.maxTs;
       sym.wm = s.wm;
       sym.ids.max = s.idMax;
+      sym.ids.min = s.idMin;
+      sym.ids.minTs = s.idMinTs;
       sym.ids.gaps = s.gaps;
       s.series.forEach((saved, i) => Object.assign(sym.series[i]!, saved));
       engine.recomputeDue(sym);

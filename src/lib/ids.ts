@@ -7,25 +7,33 @@
 export class IdTracker {
   /** Highest id seen; -1 before the first trade. */
   max = -1;
-  /** Missing ranges, ascending, as flat quads: from, to, ts of the trade that revealed it, alerted (0/1). */
+  /** Lowest id seen, and its trade time (ids below it are unseen, not missing). */
+  min = -1;
+  minTs = 0;
+  /** Missing ranges, ascending, as flat quads: from, to, time of the trade just above it, alerted (0/1). */
   gaps: number[] = [];
 
   /**
-   * Records `id`. Returns false for a duplicate. `ts` is the trade time; `limit` bounds
-   * the number of ranges kept (the oldest is forgotten first); returns true when new.
-   * `onEvict` is called once per forgotten range.
+   * Records `id` and returns true when it is new, false for a duplicate. `ts` is the
+   * trade time; `limit` bounds the ranges kept (the oldest is forgotten first, and
+   * `onEvict` is called for it).
    */
   accept(id: number, ts: number, limit: number, onEvict: () => void): boolean {
     const max = this.max;
     if (id > max) {
-      if (id > max + 1 && max >= 0) {
-        this.gaps.push(max + 1, id - 1, ts, 0);
-        if (this.gaps.length > limit * 4) {
-          this.gaps.splice(0, 4);
-          onEvict();
-        }
-      }
+      if (max < 0) {
+        this.min = id;
+        this.minTs = ts;
+      } else if (id > max + 1) this.open(this.gaps.length, max + 1, id - 1, ts, limit, onEvict);
       this.max = id;
+      return true;
+    }
+    if (id < this.min) {
+      // Earlier than anything seen: new. Ids between it and the old lowest went missing
+      // no later than the old lowest trade's time.
+      if (id < this.min - 1) this.open(0, id + 1, this.min - 1, this.minTs, limit, onEvict);
+      this.min = id;
+      this.minTs = ts;
       return true;
     }
     const g = this.gaps;
@@ -34,13 +42,27 @@ export class IdTracker {
       const to = g[i + 1]!;
       if (id > to) return false;
       if (id < from) continue;
+      // A range's time is that of the trade just above it, whatever the arrival order.
       if (from === to) g.splice(i, 4);
       else if (id === from) g[i] = id + 1;
-      else if (id === to) g[i + 1] = id - 1;
-      else g.splice(i + 1, 0, id - 1, g[i + 2]!, g[i + 3]!, id + 1);
+      else if (id === to) {
+        g[i + 1] = id - 1;
+        g[i + 2] = ts;
+      } else {
+        g.splice(i, 0, from, id - 1, ts, g[i + 3]!);
+        g[i + 4] = id + 1;
+      }
       return true;
     }
     return false;
+  }
+
+  private open(at: number, from: number, to: number, ts: number, limit: number, onEvict: () => void): void {
+    this.gaps.splice(at, 0, from, to, ts, 0);
+    if (this.gaps.length > limit * 4) {
+      this.gaps.splice(0, 4);
+      onEvict();
+    }
   }
 
   /**
