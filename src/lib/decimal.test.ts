@@ -1,0 +1,79 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { compareExact, divide, formatScaled, parseDecimal, parsed, Sum } from "./decimal.ts";
+
+const parse = (s: string) => (parseDecimal(s) === null ? [parsed.m, parsed.e] : parseDecimal(s));
+
+describe("parseDecimal", () => {
+  test.each([
+    ["61837.63000000", [6183763, 2]], ["0.02000000", [2, 2]], ["100", [100, 0]], ["100.", [100, 0]],
+    [".5", [5, 1]], ["0", [0, 0]], ["0.00000001", [1, 8]], ["00012.3400", [1234, 2]],
+  ])("%s → mantissa, scale %p", (text, expected) => {
+    expect(parse(text)).toEqual(expected);
+  });
+
+  test.each(["", ".", "-1", "+1", "1e5", "1.2.3", " 1", "1,5", "NaN", "0x10", "١"])("%p is a syntax error", (text) => {
+    expect(parseDecimal(text)).toBe("syntax");
+  });
+
+  test("more digits than a double holds exactly is refused, not rounded", () => {
+    expect(parseDecimal("9007199254740993")).toBe("precision");
+    expect(parseDecimal("0.1234567890123456789")).toBe("precision");
+    expect(parseDecimal("9007199254740991")).toBeNull();
+  });
+});
+
+describe("Sum", () => {
+  const exact = (parts: [bigint, number][]) => {
+    const scale = Math.max(0, ...parts.map(([, e]) => e));
+    return formatScaled(parts.reduce((acc, [v, e]) => acc + v * 10n ** BigInt(scale - e), 0n), scale);
+  };
+
+  test("equals BigInt arithmetic for any mix of scales and sizes, spills included", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 18 })), { maxLength: 40 }), (parts) => {
+        const sum = new Sum();
+        for (const [m, e] of parts) sum.add(m, e);
+        expect(sum.toString()).toBe(exact(parts.map(([m, e]) => [BigInt(m), e])));
+      }),
+    );
+  });
+
+  test("products are exact even when they overflow a double", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 99_999_999_999 }), fc.nat(8), fc.integer({ min: 1, max: 99_999_999_999 }), fc.nat(8)), { maxLength: 30 }), (rows) => {
+        const sum = new Sum();
+        for (const [a, ea, b, eb] of rows) sum.addProduct(a, ea, b, eb);
+        expect(sum.toString()).toBe(exact(rows.map(([a, ea, b, eb]) => [BigInt(a) * BigInt(b), ea + eb])));
+      }),
+    );
+  });
+
+  test("a rescale while the number part is near 2^53 keeps the BigInt part right", () => {
+    const sum = new Sum();
+    sum.add(9007200, 0);
+    sum.addProduct(1, 2, 1, 7);
+    expect(sum.toString()).toBe("9007200.000000001");
+  });
+});
+
+describe("formatting and division", () => {
+  test("canonical text: no trailing zeros, no bare point", () => {
+    expect(formatScaled(123400n, 4)).toBe("12.34");
+    expect(formatScaled(5n, 3)).toBe("0.005");
+    expect(formatScaled(1000n, 3)).toBe("1");
+    expect(formatScaled(0n, 9)).toBe("0");
+  });
+
+  test("divide rounds half to even", () => {
+    expect(divide(1n, 0, 8n, 0, 2)).toBe("0.12"); // 0.125 → 0.12
+    expect(divide(3n, 0, 8n, 0, 2)).toBe("0.38"); // 0.375 → 0.38
+    expect(divide(2n, 0, 3n, 0, 12)).toBe("0.666666666667");
+    expect(divide(1n, 0, 0n, 0, 12)).toBe("0");
+  });
+
+  test("compareExact orders decimals of different scales", () => {
+    expect(compareExact(15, 1, 150, 2)).toBe(0);
+    expect(Math.sign(compareExact(9007199254740991, 16, 9007199254740990, 16))).toBe(1);
+  });
+});
