@@ -19,6 +19,7 @@ export interface Health {
 export interface LogRecord {
   /** Position in the partition; strictly increasing, not necessarily contiguous. */
   offset: number;
+  /** The trade as appended (or decoded from the recording). */
   trade: Trade;
 }
 
@@ -90,7 +91,9 @@ export interface CommitBatch {
 
 /** Query of `candles`: `from ≤ openTime < to`, ascending, at most `limit` rows. */
 export interface CandleQuery {
+  /** Smallest openTime, inclusive (ms). */
   from?: number;
+  /** openTime bound, exclusive (ms). */
   to?: number;
   /** Rows per page; default 500, at most 5000. */
   limit?: number;
@@ -100,14 +103,19 @@ export interface CandleQuery {
 
 /** One page of candles; `cursor` is set when more rows may follow. */
 export interface CandlePage {
+  /** Candles by ascending openTime. */
   candles: Candle[];
+  /** Pass as `CandleQuery.cursor` for the next page; absent on the last page. */
   cursor?: string;
 }
 
 /** Query of `alerts`: `ts ≥ since`, ascending by (ts, id), at most `limit` (default 100, at most 5000). */
 export interface AlertQuery {
+  /** Only this symbol's alerts. */
   symbol?: string;
+  /** Smallest alert `ts`, inclusive (ms). */
   since?: number;
+  /** Most alerts returned. */
   limit?: number;
 }
 

@@ -1,0 +1,125 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+// Kill a real processor with SIGKILL at seeded random points, restart it until it finishes,
+// and require the SQLite file to hold exactly what an uninterrupted run writes.
+
+const ROOT = join(import.meta.dir, "../..");
+const ENTRY = join(import.meta.dir, "testing/processor.ts");
+const RECORDED = join(ROOT, "../shared/fixtures/binance-spot-btcusdt-2024-08-08/trades.ws.jsonl");
+const GENERATED = join(ROOT, "fixtures/replay.ws.jsonl");
+const SOURCE = existsSync(RECORDED) ? RECORDED : existsSync(GENERATED) ? GENERATED : undefined;
+if (!SOURCE) console.warn(`recovery: neither ${RECORDED} nor ${GENERATED} exists; the crash test is skipped`);
+else if (SOURCE === GENERATED) console.warn(`recovery: ${RECORDED} is absent; using the project's ${GENERATED}`);
+
+const dir = mkdtempSync(join(tmpdir(), "candleflow-recovery-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** mulberry32: a tiny seeded PRNG, so the kill points are the same on every run. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Run {
+  lines: string[];
+  killed: boolean;
+  exitCode: number | null;
+  stderr: string;
+}
+
+/** Runs the processor once; when `killAt` is given, SIGKILLs it `delayMs` after it reports a commit at or past that offset. */
+async function processor(db: string, killAt?: { offset: number; delayMs: number }): Promise<Run> {
+  const child = Bun.spawn(["bun", ENTRY, SOURCE!, db, "500", "200", "10"], { stdout: "pipe", stderr: "pipe" });
+  const lines: string[] = [];
+  let killed = false;
+  const decoder = new TextDecoder();
+  let buffered = "";
+  const reader = child.stdout.getReader();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    buffered += decoder.decode(chunk.value, { stream: true });
+    const parts = buffered.split("\n");
+    buffered = parts.pop()!;
+    for (const line of parts) {
+      lines.push(line);
+      const [kind, at] = line.split(" ");
+      if (killAt && !killed && kind === "commit" && Number(at) >= killAt.offset) {
+        killed = true;
+        setTimeout(() => child.kill("SIGKILL"), killAt.delayMs);
+      }
+    }
+  }
+  await child.exited;
+  return { lines, killed: child.signalCode === "SIGKILL", exitCode: child.exitCode, stderr: await new Response(child.stderr).text() };
+}
+
+interface Row {
+  interval: string;
+  trades: number;
+  final: number;
+}
+
+function table(db: string) {
+  const d = new Database(db, { readonly: true });
+  try {
+    return {
+      candles: d.query(`SELECT * FROM candles ORDER BY symbol, "interval", open_time`).all() as Row[],
+      alerts: d.query(`SELECT * FROM alerts ORDER BY id`).all(),
+      checkpoints: d.query(`SELECT key, offsets FROM checkpoints ORDER BY key`).all(),
+    };
+  } finally {
+    d.close();
+  }
+}
+
+describe("crash recovery", () => {
+  test.skipIf(!SOURCE)("a processor SIGKILLed at seeded random points ends with exactly the candles of an uninterrupted run", async () => {
+    const reference = join(dir, "reference.sqlite");
+    const clean = await processor(reference);
+    expect(clean.stderr).toBe("");
+    expect(clean.exitCode).toBe(0);
+    const end = Number(clean.lines.at(-1)!.split(" ")[1]);
+    expect(clean.lines.at(-1)).toBe(`done ${end}`);
+    const expected = table(reference);
+    expect(expected.candles.length).toBeGreaterThan(0);
+    expect(expected.candles.every((c) => c.final === 1)).toBe(true);
+    if (SOURCE === RECORDED) {
+      expect(end).toBe(19_904);
+      const oneMinute = expected.candles.filter((c) => c.interval === "1m");
+      expect(oneMinute.length).toBe(12);
+      expect(oneMinute.reduce((n, c) => n + c.trades, 0)).toBe(19_904);
+    }
+
+    const next = random(20_240_808);
+    const targets = Array.from({ length: 6 }, () => Math.floor(next() * end)).sort((a, b) => a - b);
+    const crashed = join(dir, "crashed.sqlite");
+    const resumes: number[] = [];
+    let kills = 0;
+    for (const offset of targets) {
+      const run = await processor(crashed, { offset, delayMs: Math.floor(next() * 12) });
+      resumes.push(Number(run.lines[0]?.split(" ")[1]));
+      if (run.killed) kills++;
+      else expect(run.exitCode).toBe(0);
+    }
+    let last: Run | undefined;
+    for (let restarts = 0; restarts < 3 && last?.exitCode !== 0; restarts++) {
+      last = await processor(crashed);
+      resumes.push(Number(last.lines[0]?.split(" ")[1]));
+    }
+    expect(last?.stderr).toBe("");
+    expect(last?.exitCode).toBe(0);
+    expect(last?.lines.at(-1)).toBe(`done ${end}`);
+
+    // Most kills must really have landed mid-run, and restarts must really have resumed from checkpoints.
+    expect(kills).toBeGreaterThanOrEqual(4);
+    expect(resumes.filter((r) => r > 0 && r < end).length).toBeGreaterThanOrEqual(3);
+    expect(table(crashed)).toEqual(expected);
+  }, 120_000);
+});
