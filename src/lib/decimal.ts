@@ -29,41 +29,31 @@ export type ParseFailure = "syntax" | "precision";
  * for more significant digits than a double holds exactly or more than 18 decimals.
  */
 export function parseDecimal(s: string): ParseFailure | null {
-  const n = s.length;
-  let m = 0;
-  let e = 0;
-  let zeros = 0; // zeros after the point not yet folded into m
-  let point = false;
-  let digits = 0;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      if (point) return "syntax";
-      point = true;
-      continue;
-    }
-    const d = c - 48;
-    if (d < 0 || d > 9) return "syntax";
-    digits++;
-    if (!point) {
-      m = m * 10 + d;
-      if (m > MAX) return "precision";
-    } else if (d === 0) {
-      zeros++;
-    } else {
-      if (zeros > 0) {
-        if (zeros > 22) return "precision";
-        m *= POW10[zeros]!;
-        e += zeros;
-        zeros = 0;
-      }
-      m = m * 10 + d;
-      e++;
-      if (m > MAX) return "precision";
-    }
+  const dot = s.indexOf(".");
+  let intEnd = s.length;
+  let fracEnd = intEnd;
+  if (dot >= 0) {
+    intEnd = dot;
+    while (fracEnd > dot + 1 && s.charCodeAt(fracEnd - 1) === 48) fracEnd--;
   }
-  if (digits === 0) return "syntax";
-  if (e > MAX_SCALE) return "precision";
+  let m = 0;
+  for (let i = 0; i < intEnd; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return "syntax";
+    m = m * 10 + d;
+  }
+  let e = 0;
+  if (dot >= 0) {
+    for (let i = dot + 1; i < fracEnd; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return "syntax";
+      m = m * 10 + d;
+    }
+    e = fracEnd - dot - 1;
+    if (s.length === 1) return "syntax";
+  } else if (s.length === 0) return "syntax";
+  // Digits are ≥ 0, so m only grows: one check at the end catches any overflow.
+  if (m > MAX || e > MAX_SCALE) return "precision";
   parsed.m = m;
   parsed.e = e;
   return null;
