@@ -1,0 +1,305 @@
+import { once } from "node:events";
+import { createReadStream } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { basename } from "node:path";
+import { parseArgs } from "node:util";
+import { createGunzip } from "node:zlib";
+import { decodeAggTradesCsv, decodeBinanceWs, decodeTradesCsv, detectFormat, type Format } from "../../lib/binance.ts";
+import { CandleflowError, Engine, type Candle, type EngineEvent, type Trade } from "../../lib/index.ts";
+
+/** One line for `candleflow --help`. */
+export const summary = "replay a recorded trades file into final candles, one JSON object per line";
+
+/** The command's help text. */
+export const usage = `usage: bun run candleflow candles --input <file> [--format auto|binance-ws|binance-trades-csv|binance-aggtrades-csv]
+         [--symbol S] [--interval 1m[,5m,...]] [--empty skip|flat] [--out <file>|-]
+
+  --input     the recorded file, one message or row per line; gzip is recognised by its first bytes
+  --format    line format; auto (default) tells it from the first line
+  --symbol    CSV input: the symbol (default: the file name before its first "-", e.g. XRPETH-aggTrades.csv)
+              WebSocket input: keep only this symbol
+  --interval  comma-separated candle sizes in output order (default 1m)
+  --empty     windows without trades: skip (default) or flat (O=H=L=C=previous close, volume 0)
+  --out       output file, or - for stdout (default)
+
+Writes one JSON object per final candle, ordered by interval (as given) then open time.
+Bad lines are reported on stderr as "line N: reason" and counted in a closing summary line.
+Exit code 0 when the file was replayed (bad lines included), 2 for bad arguments or unreadable input.`;
+
+const FORMATS = ["auto", "binance-ws", "binance-trades-csv", "binance-aggtrades-csv"];
+const BATCH = 4096;
+const GZIP = [0x1f, 0x8b];
+
+/** Bad arguments or unreadable input: exit code 2 with this message. */
+class Usage extends Error {
+  constructor(message: string, readonly hint = false) {
+    super(message);
+  }
+}
+
+interface Args {
+  input: string;
+  format: string;
+  symbol: string | undefined;
+  intervals: string[];
+  empty: "skip" | "flat";
+  out: string;
+}
+
+function parse(argv: string[]): Args | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        input: { type: "string" },
+        format: { type: "string", default: "auto" },
+        symbol: { type: "string" },
+        interval: { type: "string", default: "1m" },
+        empty: { type: "string", default: "skip" },
+        out: { type: "string", default: "-" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    throw new Usage((e as Error).message, true);
+  }
+  if (values.help) return "help";
+  if (!values.input) throw new Usage("--input <file> is required", true);
+  if (!FORMATS.includes(values.format)) throw new Usage(`--format must be one of ${FORMATS.join(", ")}; got "${values.format}"`, true);
+  if (values.empty !== "skip" && values.empty !== "flat") throw new Usage(`--empty must be skip or flat; got "${values.empty}"`, true);
+  if (values.symbol === "") throw new Usage("--symbol must not be empty", true);
+  return {
+    input: values.input,
+    format: values.format,
+    symbol: values.symbol,
+    intervals: values.interval.split(",").map((s) => s.trim()),
+    empty: values.empty,
+    out: values.out,
+  };
+}
+
+/** True when the file starts with the gzip magic bytes. */
+async function gzipped(path: string): Promise<boolean> {
+  const file = await open(path, "r");
+  try {
+    const head = new Uint8Array(2);
+    const { bytesRead } = await file.read(head, 0, 2, 0);
+    return bytesRead === 2 && head[0] === GZIP[0] && head[1] === GZIP[1];
+  } finally {
+    await file.close();
+  }
+}
+
+/** The file's lines, a chunk at a time (one array per read, not one promise per line). */
+async function* lines(path: string, gzip: boolean): AsyncGenerator<string[]> {
+  const file = createReadStream(path);
+  let source: AsyncIterable<Uint8Array> = file;
+  if (gzip) {
+    const gunzip = createGunzip();
+    file.on("error", (e) => gunzip.destroy(e));
+    source = file.pipe(gunzip);
+  }
+  const decoder = new TextDecoder();
+  let rest = "";
+  for await (const chunk of source) {
+    const parts = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+    rest = parts.pop()!;
+    yield parts;
+  }
+  rest += decoder.decode();
+  if (rest !== "") yield [rest];
+}
+
+/** The symbol of a CSV file: --symbol, else its name up to the first "-". */
+function csvSymbol(args: Args): string {
+  if (args.symbol !== undefined) return args.symbol;
+  const name = basename(args.input);
+  const dash = name.indexOf("-");
+  if (dash <= 0) throw new Usage(`cannot tell the symbol of ${name} (expected a name like XRPETH-aggTrades.csv): pass --symbol`);
+  return name.slice(0, dash);
+}
+
+function decoder(format: Format, args: Args): (line: string) => Trade | null {
+  if (format === "binance-ws") return decodeBinanceWs;
+  const symbol = csvSymbol(args);
+  return format === "binance-trades-csv" ? (line) => decodeTradesCsv(line, symbol) : (line) => decodeAggTradesCsv(line, symbol);
+}
+
+/** The output object, keys in the documented order. */
+function row(c: Candle): object {
+  return {
+    symbol: c.symbol,
+    interval: c.interval,
+    openTime: c.openTime,
+    open: c.open,
+    high: c.high,
+    low: c.low,
+    close: c.close,
+    volume: c.volume,
+    quoteVolume: c.quoteVolume,
+    trades: c.trades,
+    takerBuyVolume: c.takerBuyVolume,
+    takerBuyQuoteVolume: c.takerBuyQuoteVolume,
+    vwap: c.vwap,
+  };
+}
+
+/** Writes all of `text` to stdout, waiting when the pipe is full. */
+async function toStdout(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await once(process.stdout, "drain");
+}
+
+async function replay(args: Args): Promise<number> {
+  const engine = new Engine({ intervals: args.intervals, empty: args.empty, updates: false });
+  let gzip: boolean;
+  try {
+    gzip = await gzipped(args.input);
+  } catch (e) {
+    throw new Usage(`cannot read ${args.input}: ${(e as Error).message}`);
+  }
+
+  let file: FileHandle | undefined;
+  if (args.out !== "-") {
+    try {
+      file = await open(args.out, "w");
+    } catch (e) {
+      throw new Usage(`cannot write ${args.out}: ${(e as Error).message}`);
+    }
+  }
+  try {
+    return await aggregate(args, engine, gzip, file);
+  } finally {
+    await file?.close();
+  }
+}
+
+async function aggregate(args: Args, engine: Engine, gzip: boolean, file: FileHandle | undefined): Promise<number> {
+  // Latest revision of every final candle, by interval, symbol and open time.
+  const finals = new Map<string, Candle>();
+  let bad = 0;
+  let lineNo = 0;
+  let notTrades = 0;
+  let filtered = 0;
+  let batch: Trade[] = [];
+  let batchLines: number[] = [];
+  // Decode errors wait for their batch's rejections, so stderr lists bad lines in file order.
+  let reports: [number, string][] = [];
+  const report = (n: number, reason: string) => {
+    bad++;
+    reports.push([n, reason]);
+  };
+  const printReports = () => {
+    if (reports.length === 0) return;
+    reports.sort((a, b) => a[0] - b[0]);
+    console.error(reports.map(([n, reason]) => `line ${n}: ${reason}`).join("\n"));
+    reports = [];
+  };
+  const take = (events: EngineEvent[], lineOf: (t: unknown) => number) => {
+    for (const e of events) {
+      if (e.type === "final" || e.type === "revision") {
+        const c = e.candle;
+        const key = `${c.interval}\u0000${c.symbol}\u0000${c.openTime}`;
+        const had = finals.get(key);
+        if (had === undefined || c.rev >= had.rev) finals.set(key, c);
+      } else if (e.type === "rejected") {
+        report(lineOf(e.trade), `rejected (${e.reason}): ${e.detail}`);
+      }
+    }
+  };
+  const feed = () => {
+    if (batch.length === 0) return printReports();
+    const fed = batch;
+    const at = batchLines;
+    let index: Map<unknown, number> | undefined;
+    take(engine.ingestMany(fed), (t) => {
+      index ??= new Map(fed.map((trade, i) => [trade, at[i]!]));
+      return index.get(t) ?? 0;
+    });
+    batch = [];
+    batchLines = [];
+    printReports();
+  };
+
+  let decode: ((line: string) => Trade | null) | undefined =
+    args.format === "auto" ? undefined : decoder(args.format as Format, args);
+  try {
+    for await (const chunk of lines(args.input, gzip)) {
+      for (let line of chunk) {
+        lineNo++;
+        if (line.endsWith("\r")) line = line.slice(0, -1);
+        if (lineNo === 1 && line.startsWith("\uFEFF")) line = line.slice(1);
+        if (line.trim() === "") continue;
+        if (decode === undefined) {
+          let format: Format;
+          try {
+            format = detectFormat(line);
+          } catch (e) {
+            throw new Usage(`${args.input} line ${lineNo}: ${(e as Error).message}; pass --format`);
+          }
+          decode = decoder(format, args);
+        }
+        let trade: Trade | null;
+        try {
+          trade = decode(line);
+        } catch (e) {
+          if (!(e instanceof CandleflowError)) throw e;
+          report(lineNo, e.message);
+          continue;
+        }
+        if (trade === null) notTrades++;
+        else if (args.symbol !== undefined && trade.symbol !== args.symbol) filtered++;
+        else {
+          batch.push(trade);
+          batchLines.push(lineNo);
+          if (batch.length === BATCH) feed();
+        }
+      }
+    }
+  } catch (e) {
+    // System and zlib errors carry a string code (ENOENT, EISDIR, Z_DATA_ERROR): the input is unreadable.
+    if (e instanceof Usage || e instanceof CandleflowError || typeof (e as { code?: unknown }).code !== "string") throw e;
+    throw new Usage(`cannot read ${args.input}: ${(e as Error).message}`);
+  }
+  feed();
+  take(engine.flush(), () => 0);
+  printReports();
+
+  const order = new Map(args.intervals.map((label, i) => [label, i]));
+  const candles = [...finals.values()].sort(
+    (a, b) => order.get(a.interval)! - order.get(b.interval)! || a.openTime - b.openTime || (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0),
+  );
+  const text = candles.map((c) => `${JSON.stringify(row(c))}\n`);
+  if (file !== undefined) await file.writeFile(text.join(""));
+  else for (let i = 0; i < text.length; i += 1024) await toStdout(text.slice(i, i + 1024).join(""));
+
+  const s = engine.stats();
+  const extra = [notTrades > 0 ? `, ${notTrades} not trades` : "", filtered > 0 ? `, ${filtered} other symbols` : ""].join("");
+  console.error(
+    `candles: ${lineNo} lines, ${s.trades} trades, ${candles.length} candles, ${bad} bad lines, ${s.late} late, ${s.duplicates} duplicates${extra}`,
+  );
+  return 0;
+}
+
+/**
+ * `candles`: replays a recorded trades file (Binance WebSocket lines or data.binance.vision
+ * CSV, plain or gzip) through the engine and writes its final candles as JSON lines.
+ * Resolves to the exit code: 0 when replayed, 2 for bad arguments or unreadable input.
+ */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    const args = parse(argv);
+    if (args === "help") {
+      console.log(usage);
+      return 0;
+    }
+    return await replay(args);
+  } catch (e) {
+    if (!(e instanceof Usage) && !(e instanceof CandleflowError)) throw e;
+    console.error(`candles: ${e.message}`);
+    if (e instanceof Usage && e.hint) console.error("run `bun run candleflow candles --help` for the options");
+    return 2;
+  }
+}
