@@ -89,9 +89,16 @@ export function formatScaled(value: bigint, scale: number): string {
   return neg ? `-${digits}` : digits;
 }
 
-/** Renders a parsed mantissa and scale canonically. */
+/** Renders a parsed mantissa and scale canonically (no BigInt: mantissas are exact doubles). */
 export function formatDecimal(m: number, e: number): string {
-  return formatScaled(BigInt(m), e);
+  if (m === 0) return "0";
+  let digits = String(m);
+  if (e === 0) return digits;
+  if (digits.length <= e) digits = "0".repeat(e - digits.length + 1) + digits;
+  const cut = digits.length - e;
+  let end = digits.length;
+  while (end > cut && digits.charCodeAt(end - 1) === 48) end--;
+  return end === cut ? digits.slice(0, cut) : `${digits.slice(0, cut)}.${digits.slice(cut, end)}`;
 }
 
 /**
@@ -144,12 +151,20 @@ export class Sum {
 
   /** The value rendered canonically. */
   toString(): string {
-    return formatScaled(this.value(), this.scale);
+    return this.big === 0n ? formatDecimal(this.small, this.scale) : formatScaled(this.value(), this.scale);
   }
 
   /** Adds another sum into this one. */
   merge(other: Sum): void {
-    this.addBig(other.value(), other.scale);
+    if (other.big === 0n) this.add(other.small, other.scale);
+    else this.addBig(other.value(), other.scale);
+  }
+
+  /** Makes this sum equal to `other`. */
+  copy(other: Sum): void {
+    this.small = other.small;
+    this.big = other.big;
+    this.scale = other.scale;
   }
 
   private rescale(e: number): void {

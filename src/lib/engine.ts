@@ -111,9 +111,10 @@ export class Engine {
    */
   flush(): EngineEvent[] {
     this.begin();
+    const { base } = this.options;
     for (const sym of this.order) {
       let wm = sym.wm;
-      for (const s of sym.series) {
+      for (const s of [sym.series[base]!, ...sym.series.filter((_, i) => i !== base)]) {
         const last = s.open[s.open.length - 1];
         if (last) {
           this.drain(sym, s, last.end);
@@ -169,7 +170,7 @@ export class Engine {
   openCandles(symbol: string): Candle[] {
     const sym = this.bySymbol.get(symbol);
     if (!sym) return [];
-    return sym.series.flatMap((s) => s.open.map((w) => w.toCandle()));
+    return sym.series.flatMap((s) => s.open.map((w) => this.render(w))).filter((c) => c.trades > 0);
   }
 
   private begin(): void {
@@ -179,9 +180,35 @@ export class Engine {
 
   private end(): EngineEvent[] {
     const out = this.out;
-    for (const w of this.dirty) if (!w.final) out.push({ type: "update", candle: w.toCandle() });
-    this.dirty.length = 0;
+    const dirty = this.dirty;
+    const { rollup, base, intervals } = this.options;
+    if (rollup) {
+      // A trade in an open pane changed every larger window holding it.
+      for (let i = 0, n = dirty.length; i < n; i++) {
+        const pane = dirty[i]!;
+        if (pane.final || pane.interval !== intervals[base]) continue;
+        for (const w of this.containing(this.bySymbol.get(pane.symbol)!, pane.openTime)) {
+          if (w.mark !== this.call) {
+            w.mark = this.call;
+            dirty.push(w);
+          }
+        }
+      }
+    }
+    for (const w of dirty) if (!w.final) out.push({ type: "update", candle: this.render(w) });
+    dirty.length = 0;
     return out;
+  }
+
+  /** An open window's candle; a larger window under roll-up also shows its open panes. */
+  private render(w: Window): Candle {
+    const { rollup, base, intervals } = this.options;
+    if (!rollup || w.final || w.interval === intervals[base]) return w.toCandle();
+    const view = w.clone();
+    for (const pane of this.bySymbol.get(w.symbol)!.series[base]!.open) {
+      if (pane.openTime >= w.openTime && pane.openTime < w.end) view.merge(pane);
+    }
+    return view.toCandle();
   }
 
   /** Finds or creates a symbol's state, keeping `order` sorted. */
@@ -232,23 +259,19 @@ export class Engine {
     const product = pm * qm;
     const nm = product <= MAX_SAFE ? product : -1;
     const buy = t.side === "buy";
-    const updates = this.options.updates;
-    for (const s of sym.series) {
-      let w = s.open[s.open.length - 1];
-      if (w === undefined || ts < w.openTime || ts >= w.end) {
-        const found = this.locate(sym, s, t, ts);
-        if (found === null) continue;
-        w = found;
+    const series = sym.series;
+    const { rollup, base } = this.options;
+    if (rollup) {
+      // An open pane carries the trade into every larger window when it folds; a closed
+      // pane (or none) means the larger windows must take the trade themselves.
+      const pane = this.place(sym, series[base]!, t, ts, pm, pe, pv, qm, qe, nm, buy, count);
+      if (pane === null || pane.final) {
+        for (let i = 0; i < series.length; i++) {
+          if (i !== base) this.place(sym, series[i]!, t, ts, pm, pe, pv, qm, qe, nm, buy, count);
+        }
       }
-      w.add(ts, t.id, pm, pe, pv, qm, qe, nm, buy, count);
-      if (w.final) {
-        w.rev++;
-        this.counters.revisions++;
-        this.out.push({ type: "revision", candle: w.toCandle() });
-      } else if (updates && w.mark !== this.call) {
-        w.mark = this.call;
-        this.dirty.push(w);
-      }
+    } else {
+      for (let i = 0; i < series.length; i++) this.place(sym, series[i]!, t, ts, pm, pe, pv, qm, qe, nm, buy, count);
     }
     const whale = sym.rules.whale;
     const notional = whale === null ? 0 : pv * toNumber(qm, qe);
@@ -266,6 +289,26 @@ export class Engine {
         if (wm >= sym.due) this.settle(sym);
       }
     }
+  }
+
+  /** Adds the trade to its window in `s`; emits a revision when that window was final. Null when late. */
+  private place(sym: SymbolState, s: Series, t: Trade, ts: number, pm: number, pe: number, pv: number, qm: number, qe: number, nm: number, buy: boolean, count: number): Window | null {
+    let w = s.open[s.open.length - 1];
+    if (w === undefined || ts < w.openTime || ts >= w.end) {
+      const found = this.locate(sym, s, t, ts);
+      if (found === null) return null;
+      w = found;
+    }
+    w.add(ts, t.id, pm, pe, pv, qm, qe, nm, buy, count);
+    if (w.final) {
+      w.rev++;
+      this.counters.revisions++;
+      this.out.push({ type: "revision", candle: w.toCandle() });
+    } else if (this.options.updates && w.mark !== this.call) {
+      w.mark = this.call;
+      this.dirty.push(w);
+    }
+    return w;
   }
 
   /** True (and reports it) when `ts` is too late for every interval's window. */
@@ -291,6 +334,7 @@ export class Engine {
     if (end > sym.wm) {
       const w = findOrInsert(s.open, sym.name, s.label, start, end);
       if (end < sym.due) sym.due = end;
+      if (this.options.rollup && s === sym.series[this.options.base]) this.containing(sym, start);
       return w;
     }
     if (end + this.options.allowedLateness > sym.wm) {
@@ -302,9 +346,27 @@ export class Engine {
     return null;
   }
 
-  /** Emits what the symbol's watermark has made due. */
+  /**
+   * The open window of every larger series that holds the pane starting at `start`,
+   * created when missing: the larger windows exist from their first pane on.
+   */
+  private containing(sym: SymbolState, start: number): Window[] {
+    const { base, offset } = this.options;
+    const found: Window[] = [];
+    for (let i = 0; i < sym.series.length; i++) {
+      if (i === base) continue;
+      const s = sym.series[i]!;
+      const from = windowStart(start, s.size, offset);
+      found.push(findOrInsert(s.open, sym.name, s.label, from, from + s.size));
+    }
+    return found;
+  }
+
+  /** Emits what the symbol's watermark has made due; panes first, so they fold before larger windows close. */
   private settle(sym: SymbolState): void {
-    for (const s of sym.series) this.drain(sym, s, sym.wm);
+    const { base } = this.options;
+    this.drain(sym, sym.series[base]!, sym.wm);
+    for (let i = 0; i < sym.series.length; i++) if (i !== base) this.drain(sym, sym.series[i]!, sym.wm);
     this.settleIds(sym);
   }
 
@@ -353,6 +415,9 @@ export class Engine {
   private finalize(sym: SymbolState, s: Series, w: Window): void {
     s.open.shift();
     w.final = true;
+    if (this.options.rollup && s === sym.series[this.options.base]) {
+      for (const larger of this.containing(sym, w.openTime)) larger.merge(w);
+    }
     this.counters.finals++;
     const candle = w.toCandle();
     this.out.push({ type: "final", candle });

@@ -9,6 +9,13 @@ export interface Resolved {
   sizes: number[];
   /** The largest window size, ms. */
   maxSize: number;
+  /** Index of the smallest interval. */
+  base: number;
+  /**
+   * Every interval is a multiple of the smallest: trades then update only the smallest
+   * window (a pane), and panes fold into the larger windows when they close.
+   */
+  rollup: boolean;
   offset: number;
   outOfOrderness: number;
   allowedLateness: number;
@@ -31,12 +38,16 @@ export function resolveOptions(o: EngineOptions): Resolved {
     if (!Number.isSafeInteger(v) || v < min) fail(`${name} must be an integer ≥ ${min} (ms), got ${v}`);
     return v;
   };
+  const base = sizes.indexOf(Math.min(...sizes));
+  const rollup = sizes.length > 1 && sizes.every((size) => size % sizes[base]! === 0);
   const empty = o.empty ?? "skip";
   if (empty !== "skip" && empty !== "flat") fail(`empty must be "skip" or "flat", got ${JSON.stringify(empty)}`);
   return {
     intervals: [...intervals],
     sizes,
     maxSize: Math.max(...sizes),
+    base,
+    rollup,
     offset: o.offset === undefined ? 0 : whole("offset", o.offset, Number.MIN_SAFE_INTEGER),
     outOfOrderness: o.outOfOrderness === undefined ? 10_000 : whole("outOfOrderness", o.outOfOrderness, 0),
     allowedLateness: o.allowedLateness === undefined ? 0 : whole("allowedLateness", o.allowedLateness, 0),

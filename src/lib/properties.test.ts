@@ -123,4 +123,31 @@ describe("properties", () => {
       { numRuns: 40 },
     );
   });
+
+  test("rolling larger windows up from panes equals computing each interval on its own, late trades included", () => {
+    const lateArb = fc.array(
+      fc.record({ dt: fc.integer({ min: 0, max: 20_000 }), delay: fc.integer({ min: 0, max: 4 * BOUND }), skip: fc.constantFrom(0, 0, 0, 2), p: fc.integer({ min: 1, max: 999 }) }),
+      { minLength: 1, maxLength: 150 },
+    );
+    fc.assert(
+      fc.property(lateArb, fc.constantFrom(0, 20_000, 90_000), fc.constantFrom("skip", "flat"), (rows, allowedLateness, empty) => {
+        let ts = T0;
+        let id = 0;
+        const trades = rows
+          .map((r) => {
+            ts += r.dt;
+            id += 1 + r.skip;
+            const trade: Trade = { symbol: "BTCUSDT", id, ts, price: `${r.p}.5`, qty: `0.${r.p}`, side: r.p % 2 ? "buy" : "sell" };
+            return { trade, arrival: ts + r.delay };
+          })
+          .sort((a, b) => a.arrival - b.arrival)
+          .map((r) => r.trade);
+        const base = { outOfOrderness: BOUND, allowedLateness, empty: empty as "skip" | "flat" };
+        const together = run(trades, { ...base, intervals: ["1m", "5m", "15m"] }).events;
+        const apart = ["1m", "5m", "15m"].flatMap((interval) => run(trades, { ...base, intervals: [interval] }).events);
+        expect(settled(together)).toEqual(settled(apart));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

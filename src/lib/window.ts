@@ -67,6 +67,44 @@ export class Window {
     }
   }
 
+  /** Adds everything `o` holds into this window (a pane folding into a larger window). */
+  merge(o: Window): void {
+    if (o.trades === 0) return;
+    if (this.trades === 0) {
+      this.oTs = o.oTs; this.oId = o.oId; this.oM = o.oM; this.oE = o.oE;
+      this.cTs = o.cTs; this.cId = o.cId; this.cM = o.cM; this.cE = o.cE;
+      this.hV = o.hV; this.hM = o.hM; this.hE = o.hE;
+      this.lV = o.lV; this.lM = o.lM; this.lE = o.lE;
+    } else {
+      if (o.oTs < this.oTs || (o.oTs === this.oTs && o.oId < this.oId)) {
+        this.oTs = o.oTs; this.oId = o.oId; this.oM = o.oM; this.oE = o.oE;
+      }
+      if (o.cTs > this.cTs || (o.cTs === this.cTs && o.cId > this.cId)) {
+        this.cTs = o.cTs; this.cId = o.cId; this.cM = o.cM; this.cE = o.cE;
+      }
+      if (o.hV > this.hV || (o.hV === this.hV && compareExact(o.hM, o.hE, this.hM, this.hE) > 0)) {
+        this.hV = o.hV; this.hM = o.hM; this.hE = o.hE;
+      }
+      if (o.lV < this.lV || (o.lV === this.lV && compareExact(o.lM, o.lE, this.lM, this.lE) < 0)) {
+        this.lV = o.lV; this.lM = o.lM; this.lE = o.lE;
+      }
+    }
+    this.trades += o.trades;
+    this.volume.merge(o.volume);
+    this.quote.merge(o.quote);
+    this.buyVolume.merge(o.buyVolume);
+    this.buyQuote.merge(o.buyQuote);
+  }
+
+  /** A copy, for rendering a merged view without touching this window. */
+  clone(): Window {
+    const w = new Window(this.symbol, this.interval, this.openTime, this.end);
+    w.merge(this);
+    w.rev = this.rev;
+    w.final = this.final;
+    return w;
+  }
+
   /** The close price as an exact decimal string. */
   close(): string {
     return formatDecimal(this.cM, this.cE);
