@@ -46,7 +46,7 @@ function head(line: string): number {
 
 /**
  * The exact spot `trade` shape, scanned in place with no JSON.parse; undefined when anything
- * differs. One function with local loops: helper calls and tuple returns cost more than the scan.
+ * differs. One function with local loops: extra calls and tuple returns cost more than the scan.
  */
 function fast(line: string): Trade | undefined {
   let i = head(line);
