@@ -1,0 +1,196 @@
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { Trade } from "../src/lib/types.ts";
+import { ccxtBuilder, toCcxt, type CcxtTrade } from "./bench/ccxt.ts";
+import { loaded, timeCheckpoint } from "./bench/checkpoint.ts";
+import { batches, runCore, type Tally } from "./bench/core.ts";
+import { runDecode, runJsonParse } from "./bench/decode.ts";
+import { market, wsLine } from "./bench/generate.ts";
+import { figure, machine, peakRssMb, ratio, table, writeJson, type Figure } from "./bench/report.ts";
+
+const OPTIONS = {
+  trades: { type: "string", default: "5000000" },
+  lines: { type: "string", default: "2000000" },
+  runs: { type: "string", default: "3" },
+  seed: { type: "string", default: "42" },
+  out: { type: "string", default: join(import.meta.dir, "..", "artifacts", "bench.json") },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const USAGE = `usage: bun run bench [--trades N] [--lines N] [--runs N] [--seed N] [--out PATH]
+
+  --trades  generated trades, 20 symbols (default 5000000)
+  --lines   raw WebSocket lines for the decode section, the first N trades (default 2000000)
+  --runs    runs per figure; the table shows median, min and max (default 3)
+  --seed    PRNG seed of the generated market (default 42)
+  --out     JSON report (default artifacts/bench.json)`;
+
+/** One line for the command list of the candleflow CLI. */
+export const summary = "benchmark the core (throughput, decode, ccxt baseline, checkpoints); writes artifacts/bench.json";
+
+/**
+ * `bun run bench`: in one process, on one seeded set of generated trades, measure the core
+ * against its targets and against ccxt, print a table and write artifacts/bench.json.
+ *
+ * Options: `--trades N` (default 5,000,000), `--lines N` WebSocket lines for the decode
+ * section, the first N trades (default 2,000,000: all 5M lines next to the trades would
+ * need over 4 GB), `--runs N` (default 3), `--seed N`, `--out PATH`.
+ * Resolves to the process exit code.
+ */
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS }));
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  const total = Number(values.trades);
+  const runs = Math.max(1, Number(values.runs));
+  const seed = Number(values.seed);
+  const lineCount = Math.min(total, Number(values.lines));
+  if (![total, runs, seed, lineCount].every(Number.isSafeInteger) || total < 1 || lineCount < 1) {
+    console.error(`bench: --trades, --lines, --runs and --seed take positive integers\n\n${USAGE}`);
+    return 2;
+  }
+  const batchSize = 4096;
+  const log = (msg: string): void =>
+    console.error(`[bench] ${msg} (rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB, peak ${peakRssMb()} MB)`);
+  const gc = (): void => Bun.gc(true);
+  const info = machine();
+
+  log(`generating ${total.toLocaleString("en")} trades, 20 symbols, seed ${seed}`);
+  let t0 = performance.now();
+  const gen = market({ symbols: 20, trades: total, seed });
+  const genMs = performance.now() - t0;
+  let trades: Trade[] = gen.trades;
+  log(`generated in ${(genMs / 1000).toFixed(1)} s: ${(gen.spanMs / 3.6e6).toFixed(2)} h of event time, ` +
+    `${(gen.outOfOrderShare * 100).toFixed(2)}% out of order`);
+
+  // 1. Core throughput.
+  let input = batches(trades, batchSize);
+  runCore(batches(trades.slice(0, 200_000), batchSize));
+  const coreRates: number[] = [];
+  let coreTally: Tally | undefined;
+  for (let r = 0; r < runs; r++) {
+    gc();
+    const run = runCore(input);
+    const stats = run.engine.stats();
+    if (stats.trades !== total) log(`warning: engine aggregated ${stats.trades} of ${total} trades`);
+    coreTally ??= run.tally;
+    coreRates.push((total / run.ms) * 1000);
+    log(`core run ${r + 1}/${runs}: ${(run.ms / 1000).toFixed(2)} s`);
+  }
+  input = [];
+
+  // Build the inputs of sections 2 and 3, then let the trades go: holding all three at
+  // once would double the peak memory.
+  let maxTs = 0;
+  const lines = trades.slice(0, lineCount).map((t) => {
+    maxTs = Math.max(maxTs, t.ts);
+    // Event time is when the exchange sent it: a late trade is sent late.
+    return wsLine(t, maxTs + (t.id % 3));
+  });
+  for (const line of lines) line.charCodeAt(0);
+  let groups: CcxtTrade[][] = toCcxt(trades);
+  gen.trades = [];
+  trades = [];
+
+  // 2. Decode + core from raw WebSocket lines, next to bare JSON.parse of the same lines.
+  gc();
+  runDecode(lines.slice(0, 100_000), batchSize);
+  runJsonParse(lines.slice(0, 100_000));
+  const decodeRates: number[] = [];
+  const parseRates: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    gc();
+    const run = runDecode(lines, batchSize);
+    if (run.engine.stats().trades !== lineCount) log(`warning: decode run aggregated ${run.engine.stats().trades} of ${lineCount}`);
+    decodeRates.push((lineCount / run.ms) * 1000);
+    gc();
+    const parsed = runJsonParse(lines);
+    parseRates.push((lineCount / parsed.ms) * 1000);
+    log(`decode run ${r + 1}/${runs}: ${(run.ms / 1000).toFixed(2)} s, JSON.parse ${(parsed.ms / 1000).toFixed(2)} s`);
+  }
+  lines.length = 0;
+  gc();
+
+  // 3. ccxt baseline on the same trades (converted above, outside the timed region).
+  gc();
+  const build = await ccxtBuilder();
+  const timeframes = ["1m", "5m", "15m"];
+  build(groups.map((g) => g.slice(0, 50_000)), timeframes);
+  const ccxtRates: number[] = [];
+  let ccxtCandles: Record<string, number> = {};
+  for (let r = 0; r < runs; r++) {
+    gc();
+    t0 = performance.now();
+    ccxtCandles = build(groups, timeframes);
+    const ms = performance.now() - t0;
+    ccxtRates.push((total / ms) * 1000);
+    log(`ccxt run ${r + 1}/${runs}: ${(ms / 1000).toFixed(2)} s`);
+  }
+  groups = [];
+
+  // 4. Snapshot and restore of engines holding open windows.
+  const checkpointRuns = Math.max(runs, 9);
+  const offsets = JSON.stringify({ source: "binance-ws", log: "trades", partitions: { "0": 48_213_377, "1": 48_190_052 } });
+  const checkpoint: Figure[] = [];
+  const checkpointState: Record<string, { trades: number; bytes: number }> = {};
+  for (const symbols of [20, 1000]) {
+    // 5.5 minutes of event time: mid-window for every interval.
+    const state = loaded(symbols, 330_000, seed + symbols);
+    const timed = timeCheckpoint(state.engine, checkpointRuns, offsets);
+    checkpointState[symbols] = { trades: state.trades, bytes: timed.bytes };
+    const big = symbols === 1000;
+    checkpoint.push(
+      figure(`snapshot, ${symbols} symbols`, "ms", timed.snapshotMs, big ? { target: "< 5", goal: (m) => m < 5 } : {}),
+      figure(`restore, ${symbols} symbols`, "ms", timed.restoreMs),
+      figure(`snapshot size, ${symbols} symbols`, "KB", [timed.bytes / 1024]),
+    );
+    log(`checkpoint at ${symbols} symbols (${state.trades.toLocaleString("en")} trades in): ${timed.bytes.toLocaleString("en")} bytes`);
+  }
+
+  const core = figure("1 core (4 intervals, all rules)", "trades/s", coreRates, { target: ">= 10M", goal: (m) => m >= 10e6 });
+  const decode = figure("2 decode + core, WS JSON", "msgs/s", decodeRates);
+  const parse = figure("2 bare JSON.parse", "msgs/s", parseRates);
+  const ccxt = figure("3 ccxt buildOHLCVC 1m+5m+15m", "trades/s", ccxtRates);
+  const figures: Figure[] = [
+    core,
+    decode,
+    parse,
+    ratio("2 decode+core / JSON.parse", decode, parse, { paired: true, target: ">= 1.5", goal: (m) => m >= 1.5 }),
+    ccxt,
+    ratio("3 core / ccxt", core, ccxt, { target: ">= 3", goal: (m) => m >= 3 }),
+    ...checkpoint.map((f) => ({ ...f, name: `4 ${f.name}` })),
+  ];
+  const peak = peakRssMb();
+
+  console.log(`candleflow bench — ${info.cpu}, ${info.cores} cores, ${info.memoryGb} GB, ${info.runtime}, ${info.os}`);
+  console.log(`${total.toLocaleString("en")} trades (20 symbols, ${(gen.outOfOrderShare * 100).toFixed(2)}% out of order, ` +
+    `generated in ${(genMs / 1000).toFixed(1)} s); ${lineCount.toLocaleString("en")} WS lines; ` +
+    `median of ${runs} runs (checkpoint: ${checkpointRuns}); ratio 2 is run by run, ratio 3 pairs worst and best runs for min/max`);
+  console.log(table(figures));
+  console.log(`core run events: ${JSON.stringify(coreTally)}; ccxt candles: ${JSON.stringify(ccxtCandles)}; ` +
+    `ccxt folds floats, so its volumes are not exact; peak RSS ${peak} MB`);
+
+  writeJson(values.out, {
+    machine: info,
+    config: { trades: total, symbols: 20, seed, runs, checkpointRuns, batchSize, wsLines: lineCount, outOfOrderShare: gen.outOfOrderShare, eventSpanMs: gen.spanMs, generateMs: genMs },
+    figures,
+    checks: { coreEvents: coreTally, ccxtCandles, checkpointState },
+    notes: [
+      "ccxt buildOHLCVC folds JavaScript floats: its volumes drift from exact decimal sums",
+      "ccxt input was grouped per symbol and sorted by time before timing; one trade counts once for three timeframes",
+    ],
+    peakRssMb: peak,
+  });
+  log(`wrote ${values.out}`);
+  return 0;
+}
+
+if (import.meta.main) process.exitCode = await run(Bun.argv.slice(2));
