@@ -13,6 +13,7 @@ export interface Command {
 
 // Loaded on use, so one command's dependencies never slow down or break another.
 const commands: Record<string, () => Promise<Command>> = {
+  bench: () => import("../../scripts/bench.ts"),
   candles: () => import("./commands/candles.ts"),
 };
 
