@@ -6,6 +6,11 @@
  * with SIGKILL at a chosen point and start it again.
  *
  * Usage: bun src/server/testing/processor.ts <recording.jsonl> <store.sqlite> [commitTrades] [batch] [commitMs]
+ *
+ * With `CANDLEFLOW_KILL=<offset>:<read|commit>` it SIGKILLs itself at a chosen point:
+ * `read` while decoding that log line (mid-batch, work since the last commit is lost),
+ * `commit` right after the first commit at or past that offset (before it publishes).
+ * A timer in the parent can miss a fast child; this cannot.
  */
 import { decodeBinanceWs } from "../../lib/binance.ts";
 import type { EngineOptions } from "../../lib/types.ts";
@@ -28,12 +33,23 @@ if (import.meta.main) {
     process.exit(2);
   }
   const say = (line: string) => process.stdout.write(`${line}\n`);
-  const log = fileLog({ path: source, decode: decodeBinanceWs });
+  const [killAt, killPhase] = (process.env.CANDLEFLOW_KILL ?? "").split(":");
+  const killOffset = killAt ? Number(killAt) : Infinity;
+  const die = () => process.kill(process.pid, "SIGKILL");
+  let line = 0;
+  const decode = (text: string) => {
+    if (killPhase === "read" && line++ >= killOffset) die();
+    return decodeBinanceWs(text);
+  };
+  const log = fileLog({ path: source, decode });
   const store = sqliteStore({ path: db });
   const p = pipeline({
     log, store, cache: memoryCache(), engine: PROCESSOR_ENGINE,
     commitTrades: Number(commitTrades), batch: Number(batch), commitMs: Number(commitMs),
-    onCommit: (c) => say(`commit ${c.offset}`),
+    onCommit: (c) => {
+      say(`commit ${c.offset}`);
+      if (killPhase === "commit" && c.offset >= killOffset) die();
+    },
   });
   await p.start();
   say(`resume ${p.status().partitions[0]!.committed}`);
