@@ -176,10 +176,20 @@ function writeWindow(w: Writer, win: Window): void {
   w.f64(win.cTs); w.uint(win.cId); w.uint(win.cM); w.u8(win.cE);
   w.uint(win.hM); w.u8(win.hE);
   w.uint(win.lM); w.u8(win.lE);
-  for (const sum of [win.volume, win.quote, win.buyVolume, win.buyQuote]) {
-    w.uint(sum.small);
+  writeSum(w, win.volume);
+  writeSum(w, win.quote);
+  writeSum(w, win.buyVolume);
+  writeSum(w, win.buyQuote);
+}
+
+/** A sum: number part, scale, then its BigInt part only when there is one (rare). */
+function writeSum(w: Writer, sum: Sum): void {
+  w.uint(sum.small);
+  w.u8(sum.scale);
+  if (sum.big === 0n) w.u8(0);
+  else {
+    w.u8(1);
     w.str(sum.big.toString());
-    w.u8(sum.scale);
   }
 }
 
@@ -199,7 +209,10 @@ function readWindows(r: Reader, symbol: string, label: string, size: number): Wi
     win.lM = r.uint(); win.lE = scale(r);
     win.hV = toNumber(win.hM, win.hE);
     win.lV = toNumber(win.lM, win.lE);
-    for (const sum of [win.volume, win.quote, win.buyVolume, win.buyQuote]) readSum(r, sum);
+    readSum(r, win.volume);
+    readSum(r, win.quote);
+    readSum(r, win.buyVolume);
+    readSum(r, win.buyQuote);
     list.push(win);
   }
   return list;
@@ -207,11 +220,13 @@ function readWindows(r: Reader, symbol: string, label: string, size: number): Wi
 
 function readSum(r: Reader, sum: Sum): void {
   sum.small = r.uint();
-  const big = r.str();
-  if (!/^-?[0-9]+$/.test(big)) throw corrupt(`sum "${big.slice(0, 20)}" is not an integer`);
-  sum.big = BigInt(big);
   sum.scale = r.u8();
   if (sum.scale > 40) throw corrupt(`sum scale ${sum.scale}`);
+  const flag = r.u8();
+  if (flag === 0) return;
+  const big = r.str();
+  if (flag !== 1 || !/^[1-9][0-9]*$/.test(big)) throw corrupt(`sum "${big.slice(0, 20)}" is not a positive integer`);
+  sum.big = BigInt(big);
 }
 
 function scale(r: Reader): number {

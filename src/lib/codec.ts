@@ -57,6 +57,21 @@ export class Writer {
   }
 
   str(s: string): void {
+    // Names and decimals are ASCII: write them directly; anything else goes through UTF-8.
+    const n = s.length;
+    if (n < 128) {
+      this.room(n + 1);
+      const start = this.pos;
+      this.buf[this.pos++] = n;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 127) break;
+        this.buf[this.pos++] = c;
+      }
+      if (i === n) return;
+      this.pos = start;
+    }
     const bytes = encoder.encode(s);
     this.uint(bytes.length);
     this.room(bytes.length);

@@ -5,7 +5,7 @@ import { IdTracker } from "./ids.ts";
 import { resolveOptions, type Resolved } from "./options.ts";
 import { candleAlerts, isWhale, newHistory, resolveRules, type ResolvedRules, type RuleHistory } from "./rules.ts";
 import type { Alert, Candle, EngineEvent, EngineOptions, EngineStats, Trade } from "./types.ts";
-import { checkTrade, valid } from "./validate.ts";
+import { checkTrade, valid, type PriceCache } from "./validate.ts";
 import { flatCandle, Window } from "./window.ts";
 import { windowStart } from "./interval.ts";
 
@@ -27,8 +27,8 @@ export interface Series {
   history: RuleHistory | null;
 }
 
-/** Everything the engine knows about one symbol. */
-export interface SymbolState {
+/** Everything the engine knows about one symbol (the price cache is not state: snapshots leave it out). */
+export interface SymbolState extends PriceCache {
   readonly name: string;
   /** Greatest trade time seen; -Infinity before the first. */
   maxTs: number;
@@ -68,6 +68,8 @@ export class Engine {
   private dirty: Window[] = [];
   private call = 0;
   private last: SymbolState | null = null;
+  /** Price cache for a symbol's very first trade, before it has state. */
+  private readonly scratch: PriceCache = { lastPrice: "", lastPM: 0, lastPE: 0 };
   private readonly evict = () => { this.counters.gapsEvicted++; };
 
   constructor(options: EngineOptions = {}) {
@@ -218,7 +220,7 @@ export class Engine {
     const o = this.options;
     const rules = resolveRules(o.rules, name, o.intervals[0]!);
     sym = {
-      name, maxTs: -Infinity, wm: -Infinity, ids: new IdTracker(), rules, due: Infinity,
+      name, maxTs: -Infinity, wm: -Infinity, ids: new IdTracker(), rules, due: Infinity, lastPrice: "", lastPM: 0, lastPE: 0,
       series: o.intervals.map((label, i) => ({
         label, size: o.sizes[i]!, open: [], done: [], lastFinal: NaN, prevClose: "",
         history: rules.intervals.includes(label) ? newHistory() : null,
@@ -238,15 +240,19 @@ export class Engine {
 
   /** The per-trade hot path. */
   private one(t: Trade): void {
-    const rejection = checkTrade(t);
+    const name = (t as Trade | null)?.symbol as string; // checked by checkTrade before use
+    let sym = this.last;
+    if (sym === null || sym.name !== name) sym = this.bySymbol.get(name) ?? null;
+    const rejection = checkTrade(t, sym ?? this.scratch);
     if (rejection !== null) {
       this.counters.rejected++;
       this.out.push({ type: "rejected", reason: rejection.reason, detail: rejection.detail, trade: t });
       return;
     }
     const { pm, pe, qm, qe, ts, count } = valid;
-    let sym = this.last;
-    if (sym === null || sym.name !== t.symbol) sym = this.last = this.symbol(t.symbol);
+    // A symbol exists once it has a valid trade.
+    if (sym === null) sym = this.symbol(name);
+    this.last = sym;
     if (ts < sym.wm && this.lateEverywhere(sym, t, ts)) return;
     const seen = sym.ids.accept(t.id, ts, this.options.maxIdGaps, this.evict);
     if (!seen) {

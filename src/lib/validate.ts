@@ -8,8 +8,12 @@ export const MAX_TS = 7_258_118_400_000;
 /** Registers filled by a successful `checkTrade` (the core is single-threaded). */
 export const valid = { pm: 0, pe: 0, qm: 0, qe: 0, ts: 0, count: 1 };
 
-/** The last valid price text and its parse. */
-const last = { price: "", m: 0, e: 0 };
+/** The last valid price text of a symbol and its parse: consecutive trades often share it. */
+export interface PriceCache {
+  lastPrice: string;
+  lastPM: number;
+  lastPE: number;
+}
 
 /** Why a trade was refused. */
 export interface Rejection {
@@ -32,7 +36,7 @@ export function normalizeTs(ts: number): number {
  * Checks one untrusted trade-shaped value. On success returns null and fills `valid`;
  * otherwise returns why not, with a detail for people.
  */
-export function checkTrade(t: any): Rejection | null {
+export function checkTrade(t: any, cache: PriceCache): Rejection | null {
   if (t === null || typeof t !== "object") return { reason: "symbol", detail: "trade is not an object" };
   const symbol = t.symbol;
   if (typeof symbol !== "string" || symbol.length === 0 || symbol.length > 64) {
@@ -44,17 +48,17 @@ export function checkTrade(t: any): Rejection | null {
   }
   const price = t.price;
   if (typeof price !== "string") return { reason: "price", detail: "price must be a decimal string" };
-  // Consecutive trades often print the same price (about 6 in 10 on a busy book): parse it once.
-  if (price !== last.price) {
+  // A symbol's consecutive trades often print the same price (6 in 10 on a busy book): parse it once.
+  if (price !== cache.lastPrice) {
     const failure = parseDecimal(price);
     if (failure !== null) return decimalRejection("price", price, failure);
     if (parsed.m === 0) return { reason: "price", detail: `price "${price}" must be > 0` };
-    last.price = price;
-    last.m = parsed.m;
-    last.e = parsed.e;
+    cache.lastPrice = price;
+    cache.lastPM = parsed.m;
+    cache.lastPE = parsed.e;
   }
-  valid.pm = last.m;
-  valid.pe = last.e;
+  valid.pm = cache.lastPM;
+  valid.pe = cache.lastPE;
   const qty = t.qty;
   if (typeof qty !== "string") return { reason: "qty", detail: "qty must be a decimal string" };
   const failure = parseDecimal(qty);
