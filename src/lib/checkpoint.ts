@@ -24,6 +24,9 @@ const STAT_KEYS: (keyof EngineStats)[] = [
   "trades", "rejected", "duplicates", "late", "revisions", "finals", "alerts", "gapsEvicted",
 ];
 
+/** Size of the last checkpoint written: the next one is likely close (a buffer-size hint only). */
+let lastSize = 1024;
+
 /** A decoded checkpoint, before it becomes an engine. */
 export interface Checkpoint {
   options: EngineOptions;
@@ -43,7 +46,7 @@ export interface Checkpoint {
 
 /** Encodes engine state canonically. */
 export function encodeCheckpoint(options: Resolved, stats: EngineStats, symbols: readonly SymbolState[], offsets: string | undefined): Uint8Array {
-  const w = new Writer();
+  const w = new Writer(lastSize + (lastSize >> 3));
   for (const b of MAGIC) w.u8(b);
   w.u8(CHECKPOINT_VERSION);
   w.u32(0);
@@ -85,6 +88,7 @@ export function encodeCheckpoint(options: Resolved, stats: EngineStats, symbols:
   const out = new Uint8Array(body.length + 4);
   out.set(body);
   new DataView(out.buffer).setUint32(body.length, crc32(body), true);
+  lastSize = out.length;
   return out;
 }
 
@@ -172,8 +176,9 @@ function writeWindow(w: Writer, win: Window): void {
   w.uint(win.trades);
   w.uint(win.rev);
   w.u8(win.final ? 1 : 0);
-  w.f64(win.oTs); w.uint(win.oId); w.uint(win.oM); w.u8(win.oE);
-  w.f64(win.cTs); w.uint(win.cId); w.uint(win.cM); w.u8(win.cE);
+  // Open and close times lie inside the window: small offsets from its start.
+  w.uint(win.trades === 0 ? 0 : win.oTs - win.openTime); w.uint(win.oId); w.uint(win.oM); w.u8(win.oE);
+  w.uint(win.trades === 0 ? 0 : win.cTs - win.openTime); w.uint(win.cId); w.uint(win.cM); w.u8(win.cE);
   w.uint(win.hM); w.u8(win.hE);
   w.uint(win.lM); w.u8(win.lE);
   writeSum(w, win.volume);
@@ -203,8 +208,8 @@ function readWindows(r: Reader, symbol: string, label: string, size: number): Wi
     win.trades = r.uint();
     win.rev = r.uint();
     win.final = r.u8() === 1;
-    win.oTs = r.f64(); win.oId = r.uint(); win.oM = r.uint(); win.oE = scale(r);
-    win.cTs = r.f64(); win.cId = r.uint(); win.cM = r.uint(); win.cE = scale(r);
+    win.oTs = openTime + inside(r, size); win.oId = r.uint(); win.oM = r.uint(); win.oE = scale(r);
+    win.cTs = openTime + inside(r, size); win.cId = r.uint(); win.cM = r.uint(); win.cE = scale(r);
     win.hM = r.uint(); win.hE = scale(r);
     win.lM = r.uint(); win.lE = scale(r);
     win.hV = toNumber(win.hM, win.hE);
@@ -227,6 +232,13 @@ function readSum(r: Reader, sum: Sum): void {
   const big = r.str();
   if (flag !== 1 || !/^[1-9][0-9]*$/.test(big)) throw corrupt(`sum "${big.slice(0, 20)}" is not a positive integer`);
   sum.big = BigInt(big);
+}
+
+/** An offset from a window's start that must fall inside it. */
+function inside(r: Reader, size: number): number {
+  const at = r.uint();
+  if (at >= size) throw corrupt(`time offset ${at} outside a ${size} ms window`);
+  return at;
 }
 
 function scale(r: Reader): number {

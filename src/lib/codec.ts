@@ -5,9 +5,15 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Appends little-endian primitives to a growing byte buffer. */
 export class Writer {
-  private buf = new Uint8Array(1024);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
   private pos = 0;
+
+  /** `capacity`: expected size, so a large snapshot does not regrow its buffer many times. */
+  constructor(capacity = 1024) {
+    this.buf = new Uint8Array(Math.max(64, capacity));
+    this.view = new DataView(this.buf.buffer);
+  }
 
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -33,11 +39,23 @@ export class Writer {
   /** Unsigned LEB128 of an integer in [0, 2^53). */
   uint(v: number): void {
     this.room(8);
-    while (v >= 128) {
-      this.buf[this.pos++] = (v % 128) | 128;
-      v = Math.floor(v / 128);
+    const buf = this.buf;
+    let pos = this.pos;
+    if (v >= 0x10000000) {
+      // Ids, mantissas and sums pass 2^31: peel the low 28 bits once, then stay in 32-bit ops.
+      const low = v % 0x10000000;
+      buf[pos++] = (low & 127) | 128;
+      buf[pos++] = ((low >>> 7) & 127) | 128;
+      buf[pos++] = ((low >>> 14) & 127) | 128;
+      buf[pos++] = ((low >>> 21) & 127) | 128;
+      v = (v - low) / 0x10000000;
     }
-    this.buf[this.pos++] = v;
+    while (v >= 128) {
+      buf[pos++] = (v & 127) | 128;
+      v >>>= 7;
+    }
+    buf[pos++] = v;
+    this.pos = pos;
   }
 
   /** A double (never NaN here: optional values are written with `opt`). */
@@ -115,12 +133,37 @@ export class Reader {
   }
 
   uint(): number {
+    const buf = this.buf;
+    let pos = this.pos;
+    if (pos + 8 <= this.end) {
+      // Fast path: no bounds check per byte; the first four bytes in 32-bit ops.
+      let b = buf[pos++]!;
+      let v = b & 127;
+      if (b >= 128) {
+        b = buf[pos++]!; v |= (b & 127) << 7;
+        if (b >= 128) {
+          b = buf[pos++]!; v |= (b & 127) << 14;
+          if (b >= 128) {
+            b = buf[pos++]!; v = (v | ((b & 127) << 21)) >>> 0;
+            let mul = 0x10000000;
+            while (b >= 128 && pos - this.pos < 8) {
+              b = buf[pos++]!;
+              v += (b & 127) * mul;
+              mul *= 128;
+            }
+            if (b >= 128 || v > Number.MAX_SAFE_INTEGER) throw corrupt(`integer at byte ${this.pos} is too long`);
+          }
+        }
+      }
+      this.pos = pos;
+      return v;
+    }
     let v = 0;
     let mul = 1;
     for (let i = 0; i < 8; i++) {
-      const b = this.u8();
-      v += (b & 127) * mul;
-      if (b < 128) {
+      const byte = this.u8();
+      v += (byte & 127) * mul;
+      if (byte < 128) {
         if (v > Number.MAX_SAFE_INTEGER) break;
         return v;
       }
@@ -167,19 +210,29 @@ export function corrupt(why: string): CandleflowError {
   return new CandleflowError("CHECKPOINT_CORRUPT", `checkpoint is corrupt: ${why}`);
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
+/** CRC-32 tables for slicing by four bytes at a time. */
+const CRC_TABLES = (() => {
+  const t = new Uint32Array(4 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     t[n] = c >>> 0;
+  }
+  for (let n = 0; n < 256; n++) {
+    for (let k = 1; k < 4; k++) t[k * 256 + n] = (t[(k - 1) * 256 + n]! >>> 8) ^ t[t[(k - 1) * 256 + n]! & 0xff]!;
   }
   return t;
 })();
 
 /** CRC-32 (IEEE 802.3, as in zip and PNG) of `bytes[0, end)`. */
 export function crc32(bytes: Uint8Array, end = bytes.length): number {
+  const t = CRC_TABLES;
   let c = 0xffffffff;
-  for (let i = 0; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  let i = 0;
+  for (; i + 4 <= end; i += 4) {
+    c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
+    c = t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[c >>> 24]!;
+  }
+  for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
