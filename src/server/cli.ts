@@ -15,6 +15,7 @@ export interface Command {
 const commands: Record<string, () => Promise<Command>> = {
   bench: () => import("../../scripts/bench.ts"),
   candles: () => import("./commands/candles.ts"),
+  serve: () => import("./commands/serve.ts"),
 };
 
 async function help(): Promise<string> {

@@ -1,0 +1,147 @@
+/**
+ * The `serve` command's configuration: flags over environment over embedded defaults,
+ * validated with zod at start-up so a bad value stops the server with a message that names
+ * the flag or variable it came from.
+ */
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { intervalMs } from "../lib/interval.ts";
+import type { RulesConfig } from "../lib/types.ts";
+
+/** Where trades come from. */
+export const SOURCES = ["replay", "binance", "coinbase", "coingecko"] as const;
+
+/** The validated configuration of a server. */
+export interface Config {
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Interface to listen on. */
+  host: string;
+  source: (typeof SOURCES)[number];
+  /** Symbols (coingecko: coin ids); undefined = the source's defaults (replay: every symbol of the file). */
+  symbols?: string[];
+  /** Replay: recorded time runs this many times faster than the clock; 0 = as fast as possible. */
+  speed: number;
+  /** Replay: play the recording again and again, moved forward in time and ids. */
+  loop: boolean;
+  /** Replay: the recording; undefined = the shared real recording when present, else the bundled one. */
+  file?: string;
+  /** SQLite file of candles, alerts and checkpoints; `:memory:` for a throwaway one. */
+  db: string;
+  /** Candle sizes of a fresh database (a restored checkpoint keeps its own). */
+  intervals: string[];
+  /** Checkpoint after this many uncommitted trades... */
+  commitTrades: number;
+  /** ...or this many ms, whichever comes first. */
+  commitMs: number;
+  /** WebSocket heartbeat period, ms. */
+  heartbeatMs: number;
+  /** Candles per WebSocket snapshot. */
+  history: number;
+  /** Alert rules of a fresh database. */
+  rules: RulesConfig;
+}
+
+/** Alert rules when none are given: tuned so a BTCUSDT replay shows a few of each kind. */
+export const DEFAULT_RULES: RulesConfig = {
+  default: { whale: { notional: 50_000 }, priceMove: { percent: 0.1, zScore: 4 }, volumeSpike: { factor: 3 }, gap: {} },
+};
+
+/** The `serve` help text. */
+export const usage = `usage: bun run candleflow serve [options]
+
+  --port <n>           PORT                   TCP port (default 3000; 0 = any free port)
+  --host <addr>        HOST                   interface (default 127.0.0.1; 0.0.0.0 for every one)
+  --source <name>      CANDLEFLOW_SOURCE      replay (default) | binance | coinbase | coingecko
+  --symbols <a,b>      CANDLEFLOW_SYMBOLS     symbols (coingecko: coin ids); default per source
+  --speed <x>          CANDLEFLOW_SPEED       replay speed (default 1 = real time; 0 = as fast as possible)
+  --loop | --no-loop   CANDLEFLOW_LOOP        replay again and again, moved to "now" (default on)
+  --file <path>        CANDLEFLOW_FILE        replay file (default the real recording in ../shared/fixtures, else fixtures/replay.ws.jsonl)
+  --db <path>          CANDLEFLOW_DB          SQLite file (default data/candleflow.sqlite; :memory: for none)
+  --intervals <a,b>    CANDLEFLOW_INTERVALS   candle sizes of a new database (default 1m,5m,15m,1h)
+  --commit-trades <n>  CANDLEFLOW_COMMIT_TRADES  checkpoint every n trades (default 5000)
+  --commit-ms <n>      CANDLEFLOW_COMMIT_MS   ...or every n ms (default 1000)
+  --heartbeat-ms <n>   CANDLEFLOW_HEARTBEAT_MS   WebSocket heartbeat (default 15000)
+  --history <n>        CANDLEFLOW_HISTORY     candles per WebSocket snapshot (default 300)
+  --rules <json>       CANDLEFLOW_RULES       alert rules of a new database, e.g. {"default":{"whale":{"notional":100000}}}`;
+
+const int = (min: number, max: number) =>
+  z.string().trim().regex(/^-?[0-9]+$/, "expected an integer").transform(Number).pipe(z.number().int().min(min).max(max));
+const list = (item: z.ZodType<string, string>) =>
+  z.string().transform((s) => [...new Set(s.split(",").map((x) => x.trim()).filter(Boolean))]).pipe(z.array(item).min(1, "expected at least one"));
+const interval = z.string().refine((s) => {
+  try {
+    return intervalMs(s) > 0;
+  } catch {
+    return false;
+  }
+}, "expected sizes like 1m, 5m, 1h");
+const rule = z.object({
+  whale: z.object({ notional: z.union([z.number().positive(), z.string()]) }).optional(),
+  priceMove: z.object({ percent: z.number().positive().optional(), zScore: z.number().positive().optional(), lookback: z.number().int().min(2).optional() }).optional(),
+  volumeSpike: z.object({ factor: z.number().positive(), lookback: z.number().int().min(1).optional() }).optional(),
+  gap: z.object({ minMissing: z.number().int().min(1).optional() }).optional(),
+  intervals: z.array(z.string()).optional(),
+}).strict();
+const rules = z.string().transform((s, ctx) => {
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    ctx.addIssue({ code: "custom", message: "expected JSON" });
+    return z.NEVER;
+  }
+}).pipe(z.object({ default: rule.optional(), symbols: z.record(z.string(), rule).optional() }).strict());
+
+// One row per setting: its flag, its variable, its schema (from a string) and its default.
+const FIELDS = {
+  port: { flag: "port", env: "PORT", schema: int(0, 65535), fallback: "3000" },
+  host: { flag: "host", env: "HOST", schema: z.string().trim().min(1), fallback: "127.0.0.1" },
+  source: { flag: "source", env: "CANDLEFLOW_SOURCE", schema: z.enum(SOURCES), fallback: "replay" },
+  symbols: { flag: "symbols", env: "CANDLEFLOW_SYMBOLS", schema: list(z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, "symbols are letters, digits, . _ -")), fallback: undefined },
+  speed: { flag: "speed", env: "CANDLEFLOW_SPEED", schema: z.string().trim().min(1).transform(Number).pipe(z.number().min(0).max(1_000_000)), fallback: "1" },
+  loop: { flag: "loop", env: "CANDLEFLOW_LOOP", schema: z.stringbool(), fallback: "true" },
+  file: { flag: "file", env: "CANDLEFLOW_FILE", schema: z.string().min(1).refine(existsSync, "no such file"), fallback: undefined },
+  db: { flag: "db", env: "CANDLEFLOW_DB", schema: z.string().min(1), fallback: "data/candleflow.sqlite" },
+  intervals: { flag: "intervals", env: "CANDLEFLOW_INTERVALS", schema: list(interval), fallback: "1m,5m,15m,1h" },
+  commitTrades: { flag: "commit-trades", env: "CANDLEFLOW_COMMIT_TRADES", schema: int(1, 1_000_000), fallback: "5000" },
+  commitMs: { flag: "commit-ms", env: "CANDLEFLOW_COMMIT_MS", schema: int(1, 3_600_000), fallback: "1000" },
+  heartbeatMs: { flag: "heartbeat-ms", env: "CANDLEFLOW_HEARTBEAT_MS", schema: int(100, 600_000), fallback: "15000" },
+  history: { flag: "history", env: "CANDLEFLOW_HISTORY", schema: int(1, 5000), fallback: "300" },
+  rules: { flag: "rules", env: "CANDLEFLOW_RULES", schema: rules, fallback: undefined },
+} satisfies Record<keyof Config, { flag: string; env: string; schema: z.ZodType; fallback: string | undefined }>;
+
+/** What {@link loadConfig} answers: a config, the help request, or every problem found. */
+export type Loaded = { ok: true; config: Config } | { ok: false; help: true } | { ok: false; help?: false; errors: string[] };
+
+/**
+ * Reads flags (`argv`, after the command name) over `env` over the defaults.
+ *
+ * @example
+ * const loaded = loadConfig(["--port", "0"], process.env)
+ * if (loaded.ok) start(loaded.config)
+ */
+export function loadConfig(argv: string[], env: Record<string, string | undefined>): Loaded {
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(Object.values(FIELDS).map((f) => [f.flag, { type: f.flag === "loop" ? "boolean" : "string" } as const]));
+    flags = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false, allowNegative: true }).values;
+  } catch (e) {
+    return { ok: false, errors: [(e as Error).message] };
+  }
+  if (flags.help) return { ok: false, help: true };
+  const errors: string[] = [];
+  const config: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(FIELDS)) {
+    const flag = flags[field.flag];
+    const raw = flag !== undefined ? String(flag) : (env[field.env] ?? field.fallback);
+    if (raw === undefined) continue;
+    const from = flag !== undefined ? `--${field.flag}` : env[field.env] !== undefined ? field.env : `default of --${field.flag}`;
+    const parsed = (field.schema as z.ZodType).safeParse(raw);
+    if (parsed.success) config[key] = parsed.data;
+    else errors.push(`${from} ${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  config.rules ??= DEFAULT_RULES;
+  return { ok: true, config: config as unknown as Config };
+}

@@ -1,0 +1,373 @@
+/**
+ * The WebSocket hub of `/ws` (protocol version 1): subscriptions per symbol × interval, a
+ * columnar snapshot per new pair, then live frames fanned out by topic from the cache's
+ * pub/sub. Slow clients are taken off the topics and get fresh snapshots when they drain;
+ * clients that stay slow, or keep sending invalid frames, are closed. Per-client memory is
+ * bounded by the number of its subscriptions, never by how far behind it is.
+ */
+import { z } from "zod";
+import { intervalMs } from "../lib/interval.ts";
+import type { Candle } from "../lib/types.ts";
+import { supersedes } from "./adapters/guard.ts";
+import type { Cache, CandleStore } from "./adapters/types.ts";
+import { channels } from "./pipeline.ts";
+
+/** What the hub needs of a server socket (Bun's `ServerWebSocket<HubData>` is one); `send` answers like Bun's. */
+export interface HubSocket {
+  data: HubData;
+  send(data: string): number;
+  subscribe(topic: string): unknown;
+  unsubscribe(topic: string): unknown;
+  getBufferedAmount(): number;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+}
+
+/** Per-socket slot for the hub's client state: upgrade with `{ data: {} }`. */
+export type HubData = { client?: unknown };
+
+/** Topic fan-out (Bun's `Server.publish`): -1 when some subscriber is under backpressure. */
+export type Fanout = { publish(topic: string, data: string): number };
+
+/** Bounds of the hub. Byte counts are what the server holds for one client. */
+export interface HubLimits {
+  /** Most symbol × interval pairs per client. */
+  subscriptions: number;
+  /** Largest client frame answered (larger: `TOO_LARGE`). */
+  frameBytes: number;
+  /** Above this the client is slow: taken off its topics, conflated. */
+  slowBytes: number;
+  /** Above this, or slow for `maxSlowMs`, the client is closed (1013). */
+  maxBytes: number;
+  maxSlowMs: number;
+  /** More invalid frames than `badFrames` within `badWindowMs` closes the client (1008). */
+  badFrames: number;
+  badWindowMs: number;
+}
+
+/** Default {@link HubLimits}. */
+export const HUB_LIMITS: HubLimits = {
+  subscriptions: 200, frameBytes: 4096, slowBytes: 256 * 1024, maxBytes: 4 * 1024 * 1024, maxSlowMs: 30_000, badFrames: 20, badWindowMs: 10_000,
+};
+
+/** Options of {@link createHub}. */
+export interface HubOptions {
+  cache: Cache;
+  store: CandleStore;
+  intervals: string[];
+  /** Symbols clients may subscribe to. */
+  symbols: () => Promise<string[]>;
+  /** Default 15 000. */
+  heartbeatMs?: number;
+  /** Candles per snapshot; default 300. */
+  history?: number;
+  limits?: Partial<HubLimits>;
+  clock?: () => number;
+  onError?: (error: unknown) => void;
+}
+
+/** Counters and gauges of the hub (`buffered`: bytes queued for all clients now). */
+export type HubStats = Record<"clients" | "buffered" | "badMessages" | "conflated" | "closedSlow" | "closedAbusive", number>;
+
+/** The hub: socket handlers for the runtime, the fan-out to attach once listening, stats, shutdown. */
+export interface Hub {
+  readonly limits: HubLimits;
+  readonly websocket: {
+    open(ws: HubSocket): Promise<void>;
+    message(ws: HubSocket, message: string | ArrayBufferView | ArrayBuffer): Promise<void>;
+    drain(ws: HubSocket): void;
+    close(ws: HubSocket): void;
+  };
+  attach(fanout: Fanout): void;
+  stats(): HubStats;
+  /** Stops timers and feeds, closes every client (1001). */
+  close(): Promise<void>;
+}
+
+interface Sub {
+  symbol: string;
+  interval: string;
+  /** `pending`: snapshot in flight, frames kept newest per window in `buffer`; `live`: on its topic; `stale`: owes a snapshot. */
+  phase: "pending" | "live" | "stale";
+  buffer: Map<number, Candle>;
+}
+
+interface Client {
+  ws: HubSocket;
+  subs: Map<string, Sub>;
+  slowSince?: number;
+  /** Alert frames missed while slow (the newest few). */
+  alerts: string[];
+  bad: number[];
+  closed: boolean;
+  /** Settles once `hello` is out, so nothing overtakes it. */
+  ready: Promise<void>;
+}
+
+const ALERTS_KEPT = 50;
+const Pairs = z.object({ symbols: z.array(z.string().min(1).max(64)).min(1).max(200), intervals: z.array(z.string().min(1).max(16)).min(1).max(50) });
+const topic = (symbol: string, interval: string) => `c:${symbol}:${interval}`;
+const alertTopic = (symbol: string) => `a:${symbol}`;
+const kindOf = (k: Candle) => (!k.final ? "update" : k.rev > 0 ? "revision" : "final");
+
+/** Builds a hub over the cache's pub/sub (live frames) and the store (snapshots). */
+export function createHub(options: HubOptions): Hub {
+  const { cache, store, intervals } = options;
+  const limits = { ...HUB_LIMITS, ...options.limits };
+  const clock = options.clock ?? Date.now;
+  const history = options.history ?? 300;
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const onError = options.onError ?? ((e) => console.error("ws:", e));
+  const clients = new Set<Client>();
+  const slow = new Set<Client>();
+  const pending = new Map<string, Set<Sub>>();
+  const feeds = new Map<string, { count: number; off: Promise<(() => Promise<void>) | undefined> }>();
+  const stats = { badMessages: 0, conflated: 0, closedSlow: 0, closedAbusive: 0 };
+  let fanout: Fanout = { publish: () => 0 };
+  const symbolsOf = (c: Client) => new Set([...c.subs.values()].map((s) => s.symbol));
+
+  const publish = (t: string, frame: string) => {
+    if (fanout.publish(t, frame) === -1) for (const c of clients) if (c.ws.getBufferedAmount() > limits.slowBytes) goSlow(c);
+  };
+  const send = (c: Client, frame: string) => {
+    if (c.closed) return;
+    const r = c.ws.send(frame);
+    const buffered = c.ws.getBufferedAmount();
+    if (r === 0 || buffered > limits.maxBytes) kill(c, 1013, "too slow");
+    else if (r < 0 && buffered > limits.slowBytes) goSlow(c);
+  };
+  const reject = (c: Client, code: string, message: string) => {
+    stats.badMessages++;
+    const now = clock();
+    c.bad = [...c.bad.filter((t) => now - t < limits.badWindowMs), now];
+    send(c, JSON.stringify({ type: "error", code, message }));
+    if (c.bad.length > limits.badFrames) kill(c, 1008, "too many invalid frames");
+  };
+
+  // One cache subscription per channel, shared by every client that wants it.
+  const acquire = (channel: string, handler: (m: string) => void) => {
+    const feed = feeds.get(channel);
+    if (feed) return void feed.count++;
+    const guarded = (m: string) => {
+      try {
+        handler(m);
+      } catch (e) {
+        onError(e);
+      }
+    };
+    feeds.set(channel, { count: 1, off: cache.subscribe(channel, guarded).catch((e) => void onError(e)) });
+  };
+  const release = (channel: string) => {
+    const feed = feeds.get(channel);
+    if (!feed || --feed.count > 0) return;
+    feeds.delete(channel);
+    void feed.off.then((off) => off?.()).catch(onError);
+  };
+  const onCandle = (key: string, message: string) => {
+    const e = JSON.parse(message) as { type: string; candle: Candle };
+    for (const sub of pending.get(key) ?? []) {
+      const had = sub.buffer.get(e.candle.openTime);
+      if (!had || supersedes(e.candle, had)) sub.buffer.set(e.candle.openTime, e.candle);
+    }
+    for (const c of slow) {
+      const sub = c.subs.get(key);
+      if (sub?.phase === "live") sub.phase = "stale";
+    }
+    publish(key, JSON.stringify({ type: "candle", kind: e.type, candle: e.candle }));
+  };
+  const onAlert = (symbol: string, message: string) => {
+    for (const c of slow) if (symbolsOf(c).has(symbol)) c.alerts = [...c.alerts, message].slice(-ALERTS_KEPT);
+    publish(alertTopic(symbol), message);
+  };
+
+  /** Sends the pair's last `history` candles, then what arrived meanwhile, then puts the client on the topic. */
+  const snapshot = async (c: Client, key: string, sub: Sub) => {
+    sub.phase = "pending";
+    sub.buffer.clear();
+    pending.set(key, (pending.get(key) ?? new Set()).add(sub));
+    let candles: Candle[] = [];
+    try {
+      const last = await store.latest(sub.symbol, sub.interval);
+      const from = last ? last.openTime - (history - 1) * intervalMs(sub.interval) : 0;
+      if (last) candles = (await store.candles(sub.symbol, sub.interval, { from, limit: history })).candles;
+    } catch (e) {
+      onError(e);
+      const last = await cache.latest(sub.symbol, sub.interval).catch(() => undefined);
+      candles = last ? [last] : [];
+    }
+    unwait(key, sub);
+    if (c.closed || c.subs.get(key) !== sub) return;
+    if (c.slowSince !== undefined) return void (sub.phase = "stale");
+    const byTime = new Map(candles.map((k) => [k.openTime, k]));
+    const first = candles[0]?.openTime ?? -Infinity;
+    const later = [...sub.buffer.values()].sort((a, b) => a.openTime - b.openTime)
+      .filter((k) => k.openTime >= first && (!byTime.has(k.openTime) || supersedes(k, byTime.get(k.openTime)!)));
+    sub.buffer.clear();
+    sub.phase = "live";
+    send(c, JSON.stringify({
+      type: "snapshot", symbol: sub.symbol, interval: sub.interval,
+      columns: [candles.map((k) => k.openTime / 1000), ...(["open", "high", "low", "close", "volume"] as const).map((f) => candles.map((k) => Number(k[f])))],
+      final: candles.map((k) => k.final), candles: candles.length,
+    }));
+    for (const k of later) send(c, JSON.stringify({ type: "candle", kind: kindOf(k), candle: k }));
+    if (c.slowSince === undefined && !c.closed) c.ws.subscribe(key);
+  };
+  const unwait = (key: string, sub: Sub) => {
+    const set = pending.get(key);
+    if (set?.delete(sub) && set.size === 0) pending.delete(key);
+  };
+
+  const goSlow = (c: Client) => {
+    if (c.slowSince !== undefined || c.closed) return;
+    c.slowSince = clock();
+    slow.add(c);
+    stats.conflated++;
+    for (const t of ["hb", ...c.subs.keys(), ...[...symbolsOf(c)].map(alertTopic)]) c.ws.unsubscribe(t);
+  };
+  const recover = (c: Client) => {
+    c.slowSince = undefined;
+    slow.delete(c);
+    for (const t of ["hb", ...[...symbolsOf(c)].map(alertTopic)]) c.ws.subscribe(t);
+    for (const frame of c.alerts.splice(0)) send(c, frame);
+    for (const [key, sub] of c.subs) {
+      if (sub.phase === "live") c.ws.subscribe(key);
+      else if (sub.phase === "stale") void snapshot(c, key, sub).catch(onError);
+    }
+  };
+  const kill = (c: Client, code: 1008 | 1013, reason: string) => {
+    if (c.closed) return;
+    if (code === 1013) stats.closedSlow++;
+    else stats.closedAbusive++;
+    forget(c);
+    c.ws.close(code, reason);
+    // A client that stopped reading never takes the close frame; free its buffer anyway.
+    if (code === 1013) setTimeout(() => c.ws.terminate(), 1000).unref?.();
+  };
+  const drop = (c: Client, key: string) => {
+    const sub = c.subs.get(key);
+    if (!sub) return;
+    c.subs.delete(key);
+    unwait(key, sub);
+    c.ws.unsubscribe(key);
+    release(channels.candles(sub.symbol, sub.interval));
+    if (!symbolsOf(c).has(sub.symbol)) {
+      c.ws.unsubscribe(alertTopic(sub.symbol));
+      release(channels.alerts(sub.symbol));
+    }
+  };
+  const forget = (c: Client) => {
+    if (c.closed) return;
+    for (const key of [...c.subs.keys()]) drop(c, key);
+    c.closed = true;
+    clients.delete(c);
+    slow.delete(c);
+  };
+
+  const subscribe = async (c: Client, symbols: string[], wanted: string[]) => {
+    const known = new Set(await options.symbols());
+    const names = symbols.map((s) => (known.has(s) ? s : s.toUpperCase()));
+    const unknown = names.filter((s) => !known.has(s));
+    if (unknown.length > 0) return reject(c, "UNKNOWN_SYMBOL", `unknown symbols: ${unknown.join(", ")}; known: ${[...known].sort().join(", ")}`);
+    const bad = wanted.filter((i) => !intervals.includes(i));
+    if (bad.length > 0) return reject(c, "UNKNOWN_INTERVAL", `unknown intervals: ${bad.join(", ")}; configured: ${intervals.join(", ")}`);
+    const fresh = new Map<string, [string, string]>();
+    for (const s of names) for (const i of wanted) if (!c.subs.has(topic(s, i))) fresh.set(topic(s, i), [s, i]);
+    if (c.subs.size + fresh.size > limits.subscriptions) {
+      return reject(c, "TOO_MANY_SUBSCRIPTIONS", `${c.subs.size} + ${fresh.size} pairs is over the limit of ${limits.subscriptions}`);
+    }
+    for (const [key, [symbol, interval]] of fresh) {
+      if (c.closed) return;
+      if (!symbolsOf(c).has(symbol)) {
+        acquire(channels.alerts(symbol), (m) => onAlert(symbol, m));
+        if (c.slowSince === undefined) c.ws.subscribe(alertTopic(symbol));
+      }
+      const sub: Sub = { symbol, interval, phase: "pending", buffer: new Map() };
+      c.subs.set(key, sub);
+      acquire(channels.candles(symbol, interval), (m) => onCandle(key, m));
+      void snapshot(c, key, sub).catch(onError);
+    }
+  };
+
+  const tick = setInterval(() => {
+    const now = clock();
+    for (const c of clients) if (c.ws.getBufferedAmount() > limits.slowBytes) goSlow(c);
+    for (const c of slow) {
+      const buffered = c.ws.getBufferedAmount();
+      if (buffered > limits.maxBytes || now - c.slowSince! > limits.maxSlowMs) kill(c, 1013, "too slow");
+      else if (buffered <= limits.slowBytes / 4) recover(c);
+    }
+  }, Math.min(1000, heartbeatMs));
+  const beat = setInterval(() => fanout.publish("hb", JSON.stringify({ type: "heartbeat", ts: clock() })), heartbeatMs);
+
+  const handle = async (c: Client, raw: string | ArrayBufferView | ArrayBuffer) => {
+    if (typeof raw !== "string") return reject(c, "BAD_MESSAGE", "frames must be JSON text");
+    if (raw.length > limits.frameBytes || (raw.length * 3 > limits.frameBytes && new TextEncoder().encode(raw).length > limits.frameBytes)) {
+      return reject(c, "TOO_LARGE", `frames are at most ${limits.frameBytes} bytes`);
+    }
+    let msg: unknown;
+    try {
+      msg = JSON.parse(raw);
+    } catch {
+      return reject(c, "BAD_JSON", "frame is not JSON");
+    }
+    const op = (msg as { op?: unknown } | null)?.op;
+    if (typeof msg !== "object" || Array.isArray(msg) || typeof op !== "string") return reject(c, "BAD_MESSAGE", 'expected an object with a string "op"');
+    if (op === "ping") return send(c, JSON.stringify({ type: "pong", ts: clock() }));
+    if (op !== "subscribe" && op !== "unsubscribe") return reject(c, "UNKNOWN_OP", `unknown op "${op.slice(0, 32)}"; ops: subscribe, unsubscribe, ping`);
+    const pairs = Pairs.safeParse(msg);
+    if (!pairs.success) {
+      const issue = pairs.error.issues[0]!;
+      return reject(c, "BAD_MESSAGE", `${issue.path.join(".") || "frame"}: ${issue.message}`);
+    }
+    const { symbols, intervals: wanted } = pairs.data;
+    if (op === "subscribe") return subscribe(c, symbols, wanted);
+    for (const s of symbols) for (const i of wanted) drop(c, c.subs.has(topic(s, i)) ? topic(s, i) : topic(s.toUpperCase(), i));
+  };
+
+  return {
+    limits,
+    websocket: {
+      async open(ws) {
+        let ready!: () => void;
+        const c: Client = { ws, subs: new Map(), alerts: [], bad: [], closed: false, ready: new Promise((r) => (ready = r)) };
+        ws.data.client = c;
+        clients.add(c);
+        ws.subscribe("hb");
+        const symbols = await options.symbols().catch((e) => (onError(e), [] as string[]));
+        send(c, JSON.stringify({
+          type: "hello", version: 1, symbols: [...symbols].sort(), intervals, heartbeatMs,
+          limits: { subscriptions: limits.subscriptions, frameBytes: limits.frameBytes },
+        }));
+        ready();
+      },
+      async message(ws, raw) {
+        const c = ws.data.client as Client | undefined;
+        if (!c || c.closed) return;
+        await c.ready;
+        await handle(c, raw).catch((e) => (onError(e), reject(c, "BAD_MESSAGE", "the frame could not be handled")));
+      },
+      drain(ws) {
+        const c = ws.data.client as Client | undefined;
+        if (c && c.slowSince !== undefined && !c.closed && ws.getBufferedAmount() <= limits.slowBytes / 4) recover(c);
+      },
+      close(ws) {
+        const c = ws.data.client as Client | undefined;
+        if (c) forget(c);
+      },
+    },
+    attach(f) {
+      fanout = f;
+    },
+    stats: () => ({ clients: clients.size, buffered: [...clients].reduce((sum, c) => sum + c.ws.getBufferedAmount(), 0), ...stats }),
+    async close() {
+      clearInterval(tick);
+      clearInterval(beat);
+      for (const c of [...clients]) {
+        forget(c);
+        c.ws.close(1001, "server shutting down");
+      }
+      await Promise.all([...feeds.values()].map((f) => f.off.then((off) => off?.()).catch(() => {})));
+      feeds.clear();
+    },
+  };
+}
