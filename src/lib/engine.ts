@@ -113,10 +113,10 @@ export class Engine {
    */
   flush(): EngineEvent[] {
     this.begin();
-    const { base } = this.options;
     for (const sym of this.order) {
       let wm = sym.wm;
-      for (const s of [sym.series[base]!, ...sym.series.filter((_, i) => i !== base)]) {
+      for (const i of this.options.drainOrder) {
+        const s = sym.series[i]!;
         const last = s.open[s.open.length - 1];
         if (last) {
           this.drain(sym, s, last.end);
@@ -370,9 +370,7 @@ export class Engine {
 
   /** Emits what the symbol's watermark has made due; panes first, so they fold before larger windows close. */
   private settle(sym: SymbolState): void {
-    const { base } = this.options;
-    this.drain(sym, sym.series[base]!, sym.wm);
-    for (let i = 0; i < sym.series.length; i++) if (i !== base) this.drain(sym, sym.series[i]!, sym.wm);
+    for (const i of this.options.drainOrder) this.drain(sym, sym.series[i]!, sym.wm);
     this.settleIds(sym);
   }
 

@@ -16,6 +16,8 @@ export interface Resolved {
    * window (a pane), and panes fold into the larger windows when they close.
    */
   rollup: boolean;
+  /** Series indexes in the order windows close: the smallest first, so panes fold before larger windows close. */
+  drainOrder: number[];
   offset: number;
   outOfOrderness: number;
   allowedLateness: number;
@@ -48,6 +50,7 @@ export function resolveOptions(o: EngineOptions): Resolved {
     maxSize: Math.max(...sizes),
     base,
     rollup,
+    drainOrder: [base, ...sizes.map((_, i) => i).filter((i) => i !== base)],
     offset: o.offset === undefined ? 0 : whole("offset", o.offset, Number.MIN_SAFE_INTEGER),
     outOfOrderness: o.outOfOrderness === undefined ? 10_000 : whole("outOfOrderness", o.outOfOrderness, 0),
     allowedLateness: o.allowedLateness === undefined ? 0 : whole("allowedLateness", o.allowedLateness, 0),
