@@ -190,8 +190,8 @@ export function divide(num: bigint, numScale: number, den: bigint, denScale: num
   const shift = places + denScale - numScale;
   let n = num;
   let d = den;
-  if (shift >= 0) n *= 10n ** BigInt(shift);
-  else d *= 10n ** BigInt(-shift);
+  if (shift >= 0) n *= shift < BIG10.length ? BIG10[shift]! : 10n ** BigInt(shift);
+  else d *= -shift < BIG10.length ? BIG10[-shift]! : 10n ** BigInt(-shift);
   let q = n / d;
   const r2 = (n % d) * 2n;
   if (r2 > d || (r2 === d && (q & 1n) === 1n)) q += 1n;
