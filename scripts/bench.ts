@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Trade } from "../src/lib/types.ts";
@@ -5,6 +6,7 @@ import { ccxtBuilder, toCcxt, type CcxtTrade } from "./bench/ccxt.ts";
 import { loaded, timeCheckpoint } from "./bench/checkpoint.ts";
 import { batches, runCore, type Tally } from "./bench/core.ts";
 import { runDecode, runJsonParse } from "./bench/decode.ts";
+import { runE2e, type E2eReport } from "./bench/e2e.ts";
 import { market, wsLine } from "./bench/generate.ts";
 import { figure, machine, peakRssMb, ratio, table, writeJson, type Figure } from "./bench/report.ts";
 
@@ -14,19 +16,32 @@ const OPTIONS = {
   runs: { type: "string", default: "3" },
   seed: { type: "string", default: "42" },
   out: { type: "string", default: join(import.meta.dir, "..", "artifacts", "bench.json") },
+  "skip-e2e": { type: "boolean" },
+  "only-e2e": { type: "boolean" },
+  "e2e-clients": { type: "string", default: "1000" },
+  "e2e-rate": { type: "string", default: "200000" },
+  "e2e-prof": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 const USAGE = `usage: bun run bench [--trades N] [--lines N] [--runs N] [--seed N] [--out PATH]
+                     [--skip-e2e | --only-e2e] [--e2e-clients N] [--e2e-rate N] [--e2e-prof DIR]
 
   --trades  generated trades, 20 symbols (default 5000000)
   --lines   raw WebSocket lines for the decode section, the first N trades (default 2000000)
   --runs    runs per figure; the table shows median, min and max (default 3)
   --seed    PRNG seed of the generated market (default 42)
-  --out     JSON report (default artifacts/bench.json)`;
+  --out     JSON report (default artifacts/bench.json)
+
+  Section 5, end to end: the server on embedded defaults with WebSocket clients in a second
+  process, about 50 s. --only-e2e runs just it (the other sections' results in --out are kept);
+  --skip-e2e leaves it out (its previous result in --out is kept).
+  --e2e-clients  WebSocket clients (default 1000)
+  --e2e-rate     trades/s of the paced phase (default 200000)
+  --e2e-prof     write a CPU profile of the server process into DIR (bun --cpu-prof, .cpuprofile and .md)`;
 
 /** One line for the command list of the candleflow CLI. */
-export const summary = "benchmark the core (throughput, decode, ccxt baseline, checkpoints); writes artifacts/bench.json";
+export const summary = "benchmark the core (throughput, decode, ccxt baseline, checkpoints) and the server end to end; writes artifacts/bench.json";
 
 /**
  * `bun run bench`: in one process, on one seeded set of generated trades, measure the core
@@ -34,7 +49,9 @@ export const summary = "benchmark the core (throughput, decode, ccxt baseline, c
  *
  * Options: `--trades N` (default 5,000,000), `--lines N` WebSocket lines for the decode
  * section, the first N trades (default 2,000,000: all 5M lines next to the trades would
- * need over 4 GB), `--runs N` (default 3), `--seed N`, `--out PATH`.
+ * need over 4 GB), `--runs N` (default 3), `--seed N`, `--out PATH`. Section 5 (the server
+ * end to end, see bench/e2e.ts) runs after the others: `--skip-e2e` leaves it out,
+ * `--only-e2e` runs it alone, `--e2e-clients N`, `--e2e-rate N`, `--e2e-prof DIR`.
  * Resolves to the process exit code.
  */
 export async function run(argv: string[]): Promise<number> {
@@ -57,11 +74,39 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`bench: --trades, --lines, --runs and --seed take positive integers\n\n${USAGE}`);
     return 2;
   }
+  const e2eClients = Number(values["e2e-clients"]);
+  const e2eRate = Number(values["e2e-rate"]);
+  if (![e2eClients, e2eRate].every((v) => Number.isSafeInteger(v) && v >= 1) || (values["skip-e2e"] === true && values["only-e2e"] === true)) {
+    console.error(`bench: --e2e-clients and --e2e-rate take positive integers; --skip-e2e and --only-e2e exclude each other\n\n${USAGE}`);
+    return 2;
+  }
   const batchSize = 4096;
   const log = (msg: string): void =>
     console.error(`[bench] ${msg} (rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB, peak ${peakRssMb()} MB)`);
   const gc = (): void => Bun.gc(true);
   const info = machine();
+  let failed = false;
+  // Section 5 prints its own table; a failure is reported and recorded, the other sections still count.
+  const e2e = async (): Promise<E2eReport["json"]> => {
+    try {
+      const result = await runE2e({ clients: e2eClients, rate: e2eRate, profileDir: values["e2e-prof"], log });
+      console.log(result.lines[0]);
+      console.log(table(result.figures));
+      for (const line of result.lines.slice(1)) console.log(line);
+      return result.json;
+    } catch (e) {
+      failed = true;
+      const message = e instanceof Error ? e.message : String(e);
+      console.error(`bench: the end-to-end section failed: ${message}`);
+      return { error: message };
+    }
+  };
+  if (values["only-e2e"] === true) {
+    const json = await e2e();
+    writeJson(values.out, { ...previous(values.out), e2e: json });
+    log(`wrote the e2e section into ${values.out}`);
+    return failed ? 1 : 0;
+  }
 
   log(`generating ${total.toLocaleString("en")} trades, 20 symbols, seed ${seed}`);
   let t0 = performance.now();
@@ -188,9 +233,19 @@ export async function run(argv: string[]): Promise<number> {
       "ccxt input was grouped per symbol and sorted by time before timing; one trade counts once for three timeframes",
     ],
     peakRssMb: peak,
+    e2e: values["skip-e2e"] === true ? previous(values.out).e2e : await e2e(),
   });
   log(`wrote ${values.out}`);
-  return 0;
+  return failed ? 1 : 0;
+}
+
+/** The report at `path` from an earlier run, or an empty one. */
+function previous(path: string): Record<string, unknown> {
+  try {
+    return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 if (import.meta.main) process.exitCode = await run(Bun.argv.slice(2));
