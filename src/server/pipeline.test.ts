@@ -178,7 +178,7 @@ describe("pipeline", () => {
     for (const s of used) expect((await store.loadCheckpoint(`candleflow:${s.partition}`))?.offsets).toBe(JSON.stringify({ [s.partition]: s.highWatermark }));
   });
 
-  test("after each commit subscribers get the candle events and the cache the latest candles", async () => {
+  test("subscribers get the candle events and the cache the latest candles, the same as the store", async () => {
     const cache = memoryCache();
     const store = memoryStore();
     const seen: EngineEvent[] = [];
@@ -191,6 +191,13 @@ describe("pipeline", () => {
     const stored = (await store.candles("BTCUSDT", "1m")).candles;
     expect(finals).toEqual(stored.map((c) => c.openTime));
     expect(seen.some((e) => e.type === "update")).toBe(true);
+    // Coalescing keeps the latest event per window: never an open update after its final.
+    const closed = new Set<number>();
+    for (const e of seen) {
+      const c = (e as { candle: Candle }).candle;
+      if (e.type === "update") expect(closed.has(c.openTime)).toBe(false);
+      else closed.add(c.openTime);
+    }
     expect(alerts.map((e) => (e as { alert: Alert }).alert.id).sort()).toEqual(expected.alerts.filter((a) => a.symbol === "BTCUSDT").map((a) => a.id).sort());
     expect(await cache.latest("BTCUSDT", "1m")).toEqual(stored.at(-1));
     expect(await cache.latest("ETHUSDT", "15m")).toEqual(await store.latest("ETHUSDT", "15m"));

@@ -9,7 +9,11 @@ export interface PipelineOptions {
   log: TradeLog;
   /** Where candles, alerts and checkpoints are committed together. */
   store: CandleStore;
-  /** Latest candles and pub/sub, updated after each commit; optional. */
+  /**
+   * Latest candles and pub/sub, updated as soon as a step produces events (live charts
+   * should not wait for the durable commit). At least once: after a crash, the events
+   * since the last commit are produced again, identical, and published again.
+   */
   cache?: Cache;
   /** Engine options for partitions without a checkpoint (a checkpoint carries its own). */
   engine?: EngineOptions;
@@ -30,9 +34,15 @@ export interface PipelineOptions {
    * windows close (e.g. `Date.now` for a live feed). Omit for replays: the trades alone drive time.
    */
   eventTime?: () => number | undefined;
-  /** Pause of `run` when caught up, ms. Default 50. */
+  /**
+   * While busy, publish at most this often, ms of `clock`: candle events are coalesced to
+   * the latest per window (a final replaces its updates), so fan-out stays bounded. When
+   * caught up, pending events go out at once. Default 20.
+   */
+  publishMs?: number;
+  /** Longest pause of `run` when caught up, ms (`wake` ends it sooner). Default 50. */
   idleMs?: number;
-  /** Called after each commit (and its publishing). */
+  /** Called after each commit. */
   onCommit?: (commit: CommitInfo) => void;
   /** Called with errors the pipeline survives: cache failures and retried adapter errors. */
   onError?: (error: unknown) => void;
@@ -102,6 +112,8 @@ export interface Pipeline {
   finish(): Promise<void>;
   /** Steps until `signal` aborts, pausing when caught up and retrying retryable adapter errors; commits on the way out. */
   run(signal?: AbortSignal): Promise<void>;
+  /** Ends a caught-up `run`'s pause now: call it after appending to the log, so trades wait for no timer. */
+  wake(): void;
   /** Current health and metrics. */
   status(): PipelineStatus;
 }
@@ -151,6 +163,10 @@ export function pipeline(options: PipelineOptions): Pipeline {
   const commitMs = options.commitMs ?? 250;
   const clock = options.clock ?? Date.now;
   const idleMs = options.idleMs ?? 50;
+  const publishMs = options.publishMs ?? 20;
+  let pendingCandles = new Map<string, EngineEvent>();
+  let pendingAlerts: EngineEvent[] = [];
+  let lastPublish = clock();
   const onError = options.onError ?? (() => {});
   const parts: Part[] = [];
   const samples: [number, number][] = [];
@@ -232,17 +248,42 @@ export function pipeline(options: PipelineOptions): Pipeline {
     part.lastCommit = now;
     lastCommitAt = now;
     commits++;
-    if (cache) {
-      try {
-        await cache.setLatest(candles);
-        for (const e of events) await cache.publish(channels.candles(e.candle.symbol, e.candle.interval), JSON.stringify(e));
-        for (const a of alerts) await cache.publish(channels.alerts(a.symbol), JSON.stringify({ type: "alert", alert: a }));
-      } catch (e) {
-        cacheErrors++;
-        onError(e);
+    options.onCommit?.({ partition: part.partition, offset: part.next, candles: candles.length, alerts: alerts.length });
+  };
+
+  /** Queues events for subscribers: the latest per window, and every alert. */
+  const publish = (events: EngineEvent[]) => {
+    if (!cache) return;
+    for (const e of events) {
+      if (e.type === "update" || e.type === "final" || e.type === "revision") {
+        const key = `${e.candle.symbol}\u0000${e.candle.interval}\u0000${e.candle.openTime}`;
+        pendingCandles.delete(key); // re-inserted last, so windows go out in the order they last changed
+        pendingCandles.set(key, e);
+      } else if (e.type === "alert") {
+        pendingAlerts.push(e);
       }
     }
-    options.onCommit?.({ partition: part.partition, offset: part.next, candles: candles.length, alerts: alerts.length });
+  };
+
+  /** Sends what is queued to the cache and its subscribers. A cache failure is counted, not fatal. */
+  const flushPublished = async () => {
+    lastPublish = clock();
+    if (!cache || (pendingCandles.size === 0 && pendingAlerts.length === 0)) return;
+    const candles = [...pendingCandles.values()];
+    const alerts = pendingAlerts;
+    pendingCandles = new Map();
+    pendingAlerts = [];
+    try {
+      for (const e of candles) {
+        const c = (e as Extract<EngineEvent, { candle: Candle }>).candle;
+        await cache.publish(channels.candles(c.symbol, c.interval), JSON.stringify(e));
+      }
+      for (const e of alerts) await cache.publish(channels.alerts((e as Extract<EngineEvent, { type: "alert" }>).alert.symbol), JSON.stringify(e));
+      await cache.setLatest(candles.map((e) => (e as Extract<EngineEvent, { candle: Candle }>).candle));
+    } catch (e) {
+      cacheErrors++;
+      onError(e);
+    }
   };
 
   const ensure = (): Promise<void> => {
@@ -266,7 +307,9 @@ export function pipeline(options: PipelineOptions): Pipeline {
     for (const part of parts) {
       const got = await log.read(part.partition, part.next, batch);
       if (got.records.length > 0) {
-        take(part, part.engine.ingestMany(got.records.map((r) => r.trade)));
+        const events = part.engine.ingestMany(got.records.map((r) => r.trade));
+        take(part, events);
+        publish(events);
         part.uncommitted += got.records.length;
         read += got.records.length;
       }
@@ -277,10 +320,15 @@ export function pipeline(options: PipelineOptions): Pipeline {
       part.next = got.next;
       part.high = await log.highWatermark(part.partition);
       const now = options.eventTime?.();
-      if (now !== undefined) take(part, part.engine.advance(now));
+      if (now !== undefined) {
+        const events = part.engine.advance(now);
+        take(part, events);
+        publish(events);
+      }
       if (part.dirty && (part.uncommitted >= commitTrades || clock() - part.lastCommit >= commitMs)) await commitPart(part);
     }
     trades += read;
+    if (read === 0 || caughtUp() || clock() - lastPublish >= publishMs) await flushPublished();
     const t = clock();
     samples.push([t, trades]);
     while (samples.length > 2 && t - samples[0]![0] > 10_000) samples.shift();
@@ -293,15 +341,19 @@ export function pipeline(options: PipelineOptions): Pipeline {
 
   const commitAll = async () => {
     for (const part of parts) if (part.dirty) await commitPart(part);
+    await flushPublished();
   };
 
+  let waking: (() => void) | undefined;
   const sleep = (ms: number, signal?: AbortSignal) =>
     new Promise<void>((resolve) => {
       if (signal?.aborted) return resolve();
       const timer = setTimeout(done, ms);
+      waking = done;
       function done() {
         clearTimeout(timer);
         signal?.removeEventListener("abort", done);
+        if (waking === done) waking = undefined;
         resolve();
       }
       signal?.addEventListener("abort", done, { once: true });
@@ -335,7 +387,11 @@ export function pipeline(options: PipelineOptions): Pipeline {
       await guarded(async () => {
         do await stepOnce();
         while (more());
-        for (const part of parts) take(part, part.engine.flush());
+        for (const part of parts) {
+          const events = part.engine.flush();
+          take(part, events);
+          publish(events);
+        }
         await commitAll();
         state = "done";
       });
@@ -368,6 +424,9 @@ export function pipeline(options: PipelineOptions): Pipeline {
         }
       }
       if (state === "running") state = "stopped";
+    },
+    wake() {
+      waking?.();
     },
     status() {
       const engine = { ...ZERO };

@@ -57,8 +57,8 @@ interface Cursor {
 
 const CHECKPOINT = "candleflow:0";
 const CURSOR = "serve:source";
-/** The sink waits while the pipeline is this far behind, so the log stays small. */
-const MAX_LAG = 200_000;
+/** The sink waits while the pipeline is this far behind: the log stays small and queueing short. */
+const MAX_LAG = 50_000;
 const DEFAULT_SYMBOLS = { binance: ["BTCUSDT", "ETHUSDT"], coinbase: ["BTC-USD", "ETH-USD"], coingecko: ["bitcoin", "ethereum"] };
 
 /** The in-process log with offsets moved by `base`, so they continue across restarts. */
@@ -169,7 +169,9 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
   const cursorRow = await store.loadCheckpoint(CURSOR);
   const cursor = cursorRow ? (JSON.parse(cursorRow.offsets) as Cursor) : undefined;
 
-  const log = continued(memoryLog(), base);
+  // Retention covers the lag the source may run ahead plus what is read but not yet
+  // committed and saved to the cursor; the source waits rather than outrun it.
+  const log = continued(memoryLog({ retention: 2 * MAX_LAG + 4 * config.commitTrades }), base);
   const counts = { update: 0, final: 0, revision: 0 };
   const cache = counted(parts.cache ?? memoryCache(), counts);
   const source = parts.source ?? makeSource(config, cursor);
@@ -210,6 +212,7 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
     const batch = resume(wanted ? trades.filter((t) => wanted.has(t.symbol)) : trades);
     for (const t of batch) seen.add(t.symbol);
     await log.append(batch);
+    p.wake();
     while (!stopping && (await log.highWatermark(0)) - (p.status().partitions[0]?.offset ?? 0) > MAX_LAG) await new Promise((r) => setTimeout(r, 20));
   }).then(() => void (sourceState = "ended"), (e) => {
     sourceState = "failed";
