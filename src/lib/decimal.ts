@@ -146,7 +146,7 @@ export class Sum {
 
   /** The exact value as an integer at `this.scale`. */
   value(): bigint {
-    return this.big + BigInt(this.small);
+    return this.big === 0n ? BigInt(this.small) : this.big + BigInt(this.small);
   }
 
   /** The value rendered canonically. */
@@ -193,7 +193,7 @@ export function divide(num: bigint, numScale: number, den: bigint, denScale: num
   if (shift >= 0) n *= shift < BIG10.length ? BIG10[shift]! : 10n ** BigInt(shift);
   else d *= -shift < BIG10.length ? BIG10[-shift]! : 10n ** BigInt(-shift);
   let q = n / d;
-  const r2 = (n % d) * 2n;
+  const r2 = (n - q * d) * 2n;
   if (r2 > d || (r2 === d && (q & 1n) === 1n)) q += 1n;
   return formatScaled(q, places);
 }

@@ -1,4 +1,4 @@
-import { compareExact, divide, formatDecimal, formatScaled, Sum } from "./decimal.ts";
+import { compareExact, divide, formatDecimal, Sum } from "./decimal.ts";
 import type { Candle } from "./types.ts";
 
 /** Decimal places of the rendered VWAP (half-to-even). */
@@ -112,8 +112,6 @@ export class Window {
 
   /** Renders the candle. */
   toCandle(): Candle {
-    const volume = this.volume.value();
-    const quote = this.quote.value();
     return {
       symbol: this.symbol,
       interval: this.interval,
@@ -122,12 +120,12 @@ export class Window {
       high: formatDecimal(this.hM, this.hE),
       low: formatDecimal(this.lM, this.lE),
       close: formatDecimal(this.cM, this.cE),
-      volume: formatScaled(volume, this.volume.scale),
-      quoteVolume: formatScaled(quote, this.quote.scale),
+      volume: this.volume.toString(),
+      quoteVolume: this.quote.toString(),
       trades: this.trades,
       takerBuyVolume: this.buyVolume.toString(),
       takerBuyQuoteVolume: this.buyQuote.toString(),
-      vwap: divide(quote, this.quote.scale, volume, this.volume.scale, VWAP_PLACES),
+      vwap: divide(this.quote.value(), this.quote.scale, this.volume.value(), this.volume.scale, VWAP_PLACES),
       rev: this.rev,
       final: this.final,
     };
