@@ -313,7 +313,7 @@ async function serve(dir: string): Promise<void> {
         await listening.stop();
         await running.stop();
         await store.close();
-        send({ type: "report", commits, marks, hub, maxRssMb: process.resourceUsage().maxRSS / 1024 });
+        send({ type: "report", commits, marks, hub });
       })();
     } else if (m.type === "clock") {
       send({ type: "clock", t: wallMs() });
@@ -505,7 +505,6 @@ interface ServerReport {
   /** Wall start of the paced phase, of the full-speed phase, and the end. */
   marks: number[];
   hub: Record<string, number>;
-  maxRssMb: number;
 }
 
 function summarize(
@@ -546,7 +545,9 @@ function summarize(
   const paced = { ...throughput(...windows.paced), ...latency(...windows.paced), samples: during(...windows.paced) };
   const full = { ...throughput(...windows.full), ...latency(...windows.full), samples: during(...windows.full) };
   const steady = (list: Sample[]) => (list.length > 0 ? median(list.map((s) => s.rss)) : Number.NaN);
-  const peakRss = Math.max(report.maxRssMb, ...samples.map((s) => s.hwm));
+  // VmHWM from /proc, not getrusage: Linux carries ru_maxrss across execve, so a server
+  // spawned by this (large) benchmark process would report the parent's peak as its own.
+  const peakRss = Math.max(...samples.map((s) => s.hwm));
   const rateFigure = (name: string, t: { rate: number; slices: number[] }, extra: Parameters<typeof figure>[3]) => {
     const f = figure(name, "trades/s", [t.rate], extra);
     if (t.slices.length > 0) [f.min, f.max] = [Math.min(...t.slices), Math.max(...t.slices)];
