@@ -6,10 +6,10 @@
 import { decodeBinanceWs } from "../../lib/binance.ts";
 import type { Trade } from "../../lib/types.ts";
 import { backoff, sleep as timerSleep, type BackoffOptions } from "./backoff.ts";
-import { feed, type Feed } from "./feed.ts";
+import { lifecycle, type Feed } from "./feed.ts";
 import { Gaps, type FetchRange } from "./gaps.ts";
 import { session, type SessionEnd } from "./socket.ts";
-import type { Sink, Sleep, Source, SourceStatus } from "./types.ts";
+import type { Sleep, Source, SourceStatus } from "./types.ts";
 
 /** Options of {@link binanceSource}. */
 export interface BinanceOptions {
@@ -90,8 +90,6 @@ export function binanceSource(options: BinanceOptions): BinanceSource {
   const http = options.fetch ?? fetch;
   const streams = symbols.map((s) => `${s.toLowerCase()}@${kind}`).join("/");
   const status: SourceStatus = { connected: false, reconnects: 0, backfilled: 0, gaps: 0, errors: 0 };
-  let control: AbortController | undefined;
-  let running: Promise<void> | undefined;
   let gaps: Gaps | undefined;
 
   const fail = (message: string) => {
@@ -172,24 +170,7 @@ export function binanceSource(options: BinanceOptions): BinanceSource {
 
   return {
     name: "binance",
-    start(sink: Sink) {
-      if (running) throw new Error("binance source: already started");
-      const ctl = (control = new AbortController());
-      let failure: unknown;
-      const out = feed(sink, (error) => {
-        failure = error;
-        ctl.abort();
-      });
-      running = run(out, ctl.signal).then(async () => {
-        await out.drained();
-        if (failure !== undefined) throw failure;
-      });
-      return running;
-    },
-    async stop() {
-      control?.abort();
-      await running?.catch(() => {});
-    },
+    ...lifecycle("binance", run),
     status: () => ({ ...status }),
     cursor: () => gaps?.cursor() ?? { ...(options.resumeAfter ?? {}) },
   };

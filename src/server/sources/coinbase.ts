@@ -9,10 +9,10 @@
  */
 import type { Trade } from "../../lib/types.ts";
 import { backoff, sleep as timerSleep, type BackoffOptions } from "./backoff.ts";
-import { feed, type Feed } from "./feed.ts";
+import { lifecycle, type Feed } from "./feed.ts";
 import { Gaps, type FetchRange } from "./gaps.ts";
 import { session, type SessionEnd } from "./socket.ts";
-import type { Sink, Sleep, Source, SourceStatus } from "./types.ts";
+import type { Sleep, Source, SourceStatus } from "./types.ts";
 
 /** Options of {@link coinbaseSource}. */
 export interface CoinbaseOptions {
@@ -86,8 +86,6 @@ export function coinbaseSource(options: CoinbaseOptions): Source {
   const sleep = options.sleep ?? timerSleep;
   const http = options.fetch ?? fetch;
   const status: SourceStatus = { connected: false, reconnects: 0, backfilled: 0, gaps: 0, errors: 0 };
-  let control: AbortController | undefined;
-  let running: Promise<void> | undefined;
 
   const fail = (message: string) => {
     status.errors++;
@@ -190,24 +188,7 @@ export function coinbaseSource(options: CoinbaseOptions): Source {
 
   return {
     name: "coinbase",
-    start(sink: Sink) {
-      if (running) throw new Error("coinbase source: already started");
-      const ctl = (control = new AbortController());
-      let failure: unknown;
-      const out = feed(sink, (error) => {
-        failure = error;
-        ctl.abort();
-      });
-      running = run(out, ctl.signal).then(async () => {
-        await out.drained();
-        if (failure !== undefined) throw failure;
-      });
-      return running;
-    },
-    async stop() {
-      control?.abort();
-      await running?.catch(() => {});
-    },
+    ...lifecycle("coinbase", run),
     status: () => ({ ...status }),
   };
 }

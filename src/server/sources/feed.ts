@@ -40,3 +40,39 @@ export function feed(sink: Sink, onFailure: (error: unknown) => void): Feed {
     },
   };
 }
+
+/** The start/stop half of a live source: what `run` does between them is the source's own. */
+export interface Lifecycle {
+  start(sink: Sink): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `run` once per `start` with a feed in front of the sink: a sink error aborts the
+ * run and `start` rejects with it once the queued batches are handed over; `stop` aborts
+ * and waits for the end.
+ */
+export function lifecycle(name: string, run: (out: Feed, signal: AbortSignal) => Promise<void>): Lifecycle {
+  let control: AbortController | undefined;
+  let running: Promise<void> | undefined;
+  return {
+    start(sink) {
+      if (running) throw new Error(`${name} source: already started`);
+      const ctl = (control = new AbortController());
+      let failure: unknown;
+      const out = feed(sink, (error) => {
+        failure = error;
+        ctl.abort();
+      });
+      running = run(out, ctl.signal).then(async () => {
+        await out.drained();
+        if (failure !== undefined) throw failure;
+      });
+      return running;
+    },
+    async stop() {
+      control?.abort();
+      await running?.catch(() => {});
+    },
+  };
+}
