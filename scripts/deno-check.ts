@@ -7,23 +7,13 @@
  *
  * scripts/node-check.mjs does the same computation under Node against the built package.
  */
+import options from "./portability.json" with { type: "json" };
 import { decodeBinanceWs } from "../src/lib/binance.ts";
 import { Engine } from "../src/lib/index.ts";
 import type { Candle, EngineEvent, EngineOptions, Trade } from "../src/lib/index.ts";
 
-/** Engine options of every portability run; Node's copy in node-check.mjs must match. */
-export const OPTIONS: EngineOptions = {
-  intervals: ["1m", "5m", "15m", "1h"],
-  allowedLateness: 5_000,
-  rules: {
-    default: {
-      whale: { notional: 50_000 },
-      priceMove: { percent: 0.05, zScore: 2, lookback: 5 },
-      volumeSpike: { factor: 2, lookback: 3 },
-      gap: {},
-    },
-  },
-};
+/** Engine options of every portability run, shared with node-check.mjs. */
+export const OPTIONS: EngineOptions = options;
 
 /** What a portability run prints. */
 export interface ReplayResult {

@@ -12,18 +12,7 @@
 import { readFileSync } from "node:fs";
 import { Engine } from "candleflow";
 
-const OPTIONS = {
-  intervals: ["1m", "5m", "15m", "1h"],
-  allowedLateness: 5_000,
-  rules: {
-    default: {
-      whale: { notional: 50_000 },
-      priceMove: { percent: 0.05, zScore: 2, lookback: 5 },
-      volumeSpike: { factor: 2, lookback: 3 },
-      gap: {},
-    },
-  },
-};
+const OPTIONS = JSON.parse(readFileSync(new URL("./portability.json", import.meta.url), "utf8"));
 
 function decodeLine(line) {
   const msg = JSON.parse(line);
