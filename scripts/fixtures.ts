@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { mulberry32 as prng } from "../src/server/testing/random.ts";
 
 /**
  * `bun run scripts/fixtures.ts [--out <dir>]`: writes the project's own small fixtures
@@ -16,18 +17,6 @@ interface Row {
   ts: number;
   arrival: number;
   maker: boolean;
-}
-
-/** mulberry32: small, fast, and the same on every runtime. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Integer `units` of 10^-places as a Binance 8-decimal string. */

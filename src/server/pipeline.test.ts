@@ -11,6 +11,7 @@ import { memoryLog } from "./adapters/memory-log.ts";
 import { memoryStore } from "./adapters/memory-store.ts";
 import type { CandleStore, TradeLog } from "./adapters/types.ts";
 import { channels, pipeline } from "./pipeline.ts";
+import { mulberry32 as random } from "./testing/random.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const RECORDED = join(ROOT, "../shared/fixtures/binance-spot-btcusdt-2024-08-08/trades.ws.jsonl");
@@ -24,14 +25,6 @@ const OPTIONS: EngineOptions = {
 };
 const BASE: Record<string, number> = { BTCUSDT: 61_800, ETHUSDT: 2_600, SOLUSDT: 150 };
 
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** ~10 minutes of three symbols, with late trades (some past allowed lateness), duplicates and id gaps. */
 function stream(n = 3000, seed = 7): Trade[] {

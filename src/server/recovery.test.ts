@@ -3,6 +3,7 @@ import { Database } from "bun:sqlite";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { mulberry32 as random } from "./testing/random.ts";
 
 // Kill a real processor with SIGKILL at seeded random points, restart it until it finishes,
 // and require the SQLite file to hold exactly what an uninterrupted run writes.
@@ -17,16 +18,6 @@ else if (SOURCE === GENERATED) console.warn(`recovery: ${RECORDED} is absent; us
 
 const dir = mkdtempSync(join(tmpdir(), "candleflow-recovery-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** mulberry32: a tiny seeded PRNG, so the kill points are the same on every run. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Run {
   lines: string[];
