@@ -97,6 +97,31 @@ describe("windows and OHLCV", () => {
   });
 });
 
+describe("pulled updates", () => {
+  test("\"pull\": calls emit no updates; a pull gives one per open window touched since the last pull", () => {
+    const e = new Engine({ intervals: ["1m", "5m"], updates: "pull" });
+    expect(candles(e.ingest(trade(1, "1", "1", T0)), "update")).toEqual([]);
+    expect(candles(e.ingest(trade(2, "2", "1", T0 + 1)), "update")).toEqual([]);
+    const pulled = candles(e.pullUpdates(), "update");
+    expect(pulled.map((c) => [c.interval, c.trades, c.close])).toEqual([["1m", 2, "2"], ["5m", 2, "2"]]);
+    expect(e.pullUpdates()).toEqual([]);
+    // The minute closes before the next pull: no update for it, but the 5m window (still open) has one.
+    e.ingest(trade(3, "3", "1", T0 + 2));
+    e.ingest(trade(4, "4", "1", T0 + 75_000));
+    expect(candles(e.pullUpdates(), "update").map((c) => [c.interval, c.openTime - T0, c.trades])).toEqual([
+      ["1m", 60_000, 1], ["5m", 0, 4],
+    ]);
+  });
+
+  test("a larger window gets its update even when the pane that changed it closed in the same call", () => {
+    const e = new Engine({ intervals: ["1m", "5m"] });
+    e.ingest(trade(1, "1", "1", T0));
+    const out = e.ingestMany([trade(2, "2", "1", T0 + 1_000), trade(3, "3", "1", T0 + 71_000)]);
+    const five = candles(out, "update").find((c) => c.interval === "5m");
+    expect(five).toMatchObject({ trades: 3, close: "3" });
+  });
+});
+
 describe("watermarks, lateness, revisions", () => {
   test("a trade within the out-of-orderness bound still counts", () => {
     const e = new Engine({ intervals: ["1m"] });
@@ -249,7 +274,7 @@ describe("alerts", () => {
 describe("options", () => {
   test.each([
     [{ intervals: [] }, /non-empty/], [{ intervals: ["1m", "1m"] }, /repeat/], [{ intervals: ["7x"] }, /interval/],
-    [{ outOfOrderness: -1 }, /outOfOrderness/], [{ empty: "fill" }, /empty/],
+    [{ outOfOrderness: -1 }, /outOfOrderness/], [{ empty: "fill" }, /empty/], [{ updates: "later" }, /updates/],
   ])("rejects %p", (options, message) => {
     expect(() => new Engine(options as never)).toThrow(message);
   });

@@ -66,7 +66,8 @@ export class Engine {
   };
   private out: EngineEvent[] = [];
   private dirty: Window[] = [];
-  private call = 0;
+  /** Coalescing epoch of `update` events: one per call, or one per pull in "pull" mode. */
+  private epoch = 1; // windows start at mark 0: never "already queued"
   private last: SymbolState | null = null;
   /** Price cache for a symbol's very first trade, before it has state. */
   private readonly scratch: PriceCache = { lastPrice: "", lastPM: 0, lastPE: 0 };
@@ -175,23 +176,41 @@ export class Engine {
     return sym.series.flatMap((s) => s.open.map((w) => this.render(w))).filter((c) => c.trades > 0);
   }
 
+  /**
+   * In `updates: "pull"` mode: an `update` event for each open window touched since the
+   * last pull (none for windows that went final meanwhile). Pending pulls are a view of
+   * open state, not part of checkpoints.
+   */
+  pullUpdates(): EngineEvent[] {
+    const out: EngineEvent[] = [];
+    this.renderDirty(out);
+    this.epoch++;
+    return out;
+  }
+
   private begin(): void {
-    this.call++;
+    if (this.options.updates !== "pull") this.epoch++;
     this.out = [];
   }
 
   private end(): EngineEvent[] {
-    const out = this.out;
+    if (this.options.updates !== "pull") this.renderDirty(this.out);
+    return this.out;
+  }
+
+  /** Appends an `update` for each queued open window, and empties the queue. */
+  private renderDirty(out: EngineEvent[]): void {
     const dirty = this.dirty;
     const { rollup, base, intervals } = this.options;
     if (rollup) {
-      // A trade in an open pane changed every larger window holding it.
+      // A trade in a pane changed every open larger window holding it
+      // (even when the pane has closed since: its trades are then folded into them).
       for (let i = 0, n = dirty.length; i < n; i++) {
         const pane = dirty[i]!;
-        if (pane.final || pane.interval !== intervals[base]) continue;
-        for (const w of this.containing(this.bySymbol.get(pane.symbol)!, pane.openTime)) {
-          if (w.mark !== this.call) {
-            w.mark = this.call;
+        if (pane.interval !== intervals[base]) continue;
+        for (const w of this.containing(this.bySymbol.get(pane.symbol)!, pane.openTime, false)) {
+          if (w.mark !== this.epoch) {
+            w.mark = this.epoch;
             dirty.push(w);
           }
         }
@@ -199,7 +218,6 @@ export class Engine {
     }
     for (const w of dirty) if (!w.final) out.push({ type: "update", candle: this.render(w) });
     dirty.length = 0;
-    return out;
   }
 
   /** An open window's candle; a larger window under roll-up also shows its open panes. */
@@ -310,8 +328,8 @@ export class Engine {
       w.rev++;
       this.counters.revisions++;
       this.out.push({ type: "revision", candle: w.toCandle() });
-    } else if (this.options.updates && w.mark !== this.call) {
-      w.mark = this.call;
+    } else if (this.options.updates !== false && w.mark !== this.epoch) {
+      w.mark = this.epoch;
       this.dirty.push(w);
     }
     return w;
@@ -354,16 +372,20 @@ export class Engine {
 
   /**
    * The open window of every larger series that holds the pane starting at `start`,
-   * created when missing: the larger windows exist from their first pane on.
+   * created when missing unless `create` is false: larger windows exist from their first pane on.
    */
-  private containing(sym: SymbolState, start: number): Window[] {
+  private containing(sym: SymbolState, start: number, create = true): Window[] {
     const { base, offset } = this.options;
     const found: Window[] = [];
     for (let i = 0; i < sym.series.length; i++) {
       if (i === base) continue;
       const s = sym.series[i]!;
       const from = windowStart(start, s.size, offset);
-      found.push(findOrInsert(s.open, sym.name, s.label, from, from + s.size));
+      if (create) found.push(findOrInsert(s.open, sym.name, s.label, from, from + s.size));
+      else {
+        const w = s.open.find((o) => o.openTime === from);
+        if (w) found.push(w);
+      }
     }
     return found;
   }

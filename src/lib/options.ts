@@ -22,7 +22,7 @@ export interface Resolved {
   outOfOrderness: number;
   allowedLateness: number;
   empty: "skip" | "flat";
-  updates: boolean;
+  updates: boolean | "pull";
   rules: RulesConfig;
   maxIdGaps: number;
 }
@@ -44,6 +44,9 @@ export function resolveOptions(o: EngineOptions): Resolved {
   const rollup = sizes.length > 1 && sizes.every((size) => size % sizes[base]! === 0);
   const empty = o.empty ?? "skip";
   if (empty !== "skip" && empty !== "flat") fail(`empty must be "skip" or "flat", got ${JSON.stringify(empty)}`);
+  if (o.updates !== undefined && typeof o.updates !== "boolean" && o.updates !== "pull") {
+    fail(`updates must be true, false or "pull", got ${JSON.stringify(o.updates)}`);
+  }
   return {
     intervals: [...intervals],
     sizes,

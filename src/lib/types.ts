@@ -158,8 +158,12 @@ export interface EngineOptions {
   allowedLateness?: number;
   /** Windows without trades: `skip` (default) emits nothing, `flat` emits O=H=L=C=previous close, volume 0. */
   empty?: "skip" | "flat";
-  /** Emit `update` events for open candles; default true. */
-  updates?: boolean;
+  /**
+   * `update` events for open candles: `true` (default) at the end of every call, one per
+   * window it touched; `"pull"` only from `pullUpdates()`, one per window touched since the
+   * last pull (a driver that publishes on a timer renders each candle once); `false` never.
+   */
+  updates?: boolean | "pull";
   /** Alert rules; default none. */
   rules?: RulesConfig;
   /** Most id ranges remembered per symbol as missing (for dedupe and gap alerts); default 4096. */

@@ -13,7 +13,7 @@ export class Window {
   trades = 0;
   rev = 0;
   final = false;
-  /** Call number that last touched it (for coalesced updates). */
+  /** Update epoch that last queued it (for coalesced updates). */
   mark = 0;
   oTs = 0; oId = 0; oM = 0; oE = 0;
   cTs = 0; cId = 0; cM = 0; cE = 0;

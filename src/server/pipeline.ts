@@ -211,7 +211,8 @@ export function pipeline(options: PipelineOptions): Pipeline {
       }
       next = at;
     } else {
-      engine = new Engine(options.engine);
+      // Open candles are rendered when they are published or committed, not on every read.
+      engine = new Engine({ ...options.engine, updates: "pull" });
       next = await log.lowWatermark(partition);
     }
     return {
@@ -249,6 +250,13 @@ export function pipeline(options: PipelineOptions): Pipeline {
     lastCommitAt = now;
     commits++;
     options.onCommit?.({ partition: part.partition, offset: part.next, candles: candles.length, alerts: alerts.length });
+  };
+
+  /** The open candles a partition's engine changed since the last pull, for the store and subscribers. */
+  const pull = (part: Part) => {
+    const updates = part.engine.pullUpdates();
+    take(part, updates);
+    publish(updates);
   };
 
   /** Queues events for subscribers: the latest per window, and every alert. */
@@ -325,10 +333,16 @@ export function pipeline(options: PipelineOptions): Pipeline {
         take(part, events);
         publish(events);
       }
-      if (part.dirty && (part.uncommitted >= commitTrades || clock() - part.lastCommit >= commitMs)) await commitPart(part);
+      if (part.dirty && (part.uncommitted >= commitTrades || clock() - part.lastCommit >= commitMs)) {
+        pull(part);
+        await commitPart(part);
+      }
     }
     trades += read;
-    if (read === 0 || caughtUp() || clock() - lastPublish >= publishMs) await flushPublished();
+    if (read === 0 || caughtUp() || clock() - lastPublish >= publishMs) {
+      for (const part of parts) pull(part);
+      await flushPublished();
+    }
     const t = clock();
     samples.push([t, trades]);
     while (samples.length > 2 && t - samples[0]![0] > 10_000) samples.shift();
@@ -340,7 +354,10 @@ export function pipeline(options: PipelineOptions): Pipeline {
   const more = () => moved && !caughtUp();
 
   const commitAll = async () => {
-    for (const part of parts) if (part.dirty) await commitPart(part);
+    for (const part of parts) {
+      pull(part);
+      if (part.dirty) await commitPart(part);
+    }
     await flushPublished();
   };
 
