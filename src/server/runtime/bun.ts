@@ -25,7 +25,7 @@ export interface Listening {
 
 /**
  * Listens on `host:port` (port 0 picks a free one). The page is bundled when it exists at
- * start-up (Bun's HTML bundler, rebuilt on change in development); until then a placeholder.
+ * start-up (Bun's HTML bundler, rebuilt on change with NODE_ENV=development); until then a placeholder.
  *
  * @example
  * const { url } = await listen(await startServer(config), { port: 3000, host: "127.0.0.1" })
@@ -38,7 +38,8 @@ export async function listen(running: Running, options: { port: number; host: st
   const server = Bun.serve({
     port: options.port,
     hostname: options.host,
-    development: options.development ?? process.env.NODE_ENV !== "production",
+    // Hot reload and unminified bundles only when asked for: a served page should not carry them.
+    development: options.development ?? process.env.NODE_ENV === "development",
     routes: { "/": page },
     fetch(req, srv) {
       if (new URL(req.url).pathname === "/ws") {
