@@ -50,6 +50,12 @@ describe("checkpoint bytes", () => {
     expect(hex(r.snapshot())).toBe(hex(bytes));
   });
 
+  test("positions: the highest id and latest time per symbol, the same after restore", () => {
+    const e = sample();
+    expect(e.positions()).toEqual({ BTCUSDT: { id: 9, ts: T0 + 61_000 }, ETHUSDT: { id: 10, ts: T0 + 1_000 } });
+    expect(Engine.restore(e.snapshot()).positions()).toEqual(e.positions());
+  });
+
   test("a restored engine emits what the original emits", () => {
     const a = sample();
     const b = Engine.restore(a.snapshot());

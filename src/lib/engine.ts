@@ -164,6 +164,17 @@ export class Engine {
     return { ...this.counters };
   }
 
+  /**
+   * Per symbol, the highest trade id and the latest trade time taken in: where a source
+   * resumes after a restore (they come from the same bytes as every other state, so they
+   * always match what the checkpoint holds).
+   */
+  positions(): Record<string, { id: number; ts: number }> {
+    const out: Record<string, { id: number; ts: number }> = {};
+    for (const sym of this.order) out[sym.name] = { id: sym.ids.max, ts: sym.maxTs };
+    return out;
+  }
+
   /** Symbols seen, sorted. */
   symbols(): string[] {
     return this.order.map((s) => s.name);

@@ -42,6 +42,11 @@ export interface PipelineOptions {
   publishMs?: number;
   /** Longest pause of `run` when caught up, ms (`wake` ends it sooner). Default 50. */
   idleMs?: number;
+  /**
+   * Driver state committed with every checkpoint, in its offsets string beside the log
+   * offsets (e.g. where a replayed recording sits in time); read it back with `loadCheckpoint`.
+   */
+  checkpointMeta?: () => Record<string, unknown>;
   /** Called after each commit. */
   onCommit?: (commit: CommitInfo) => void;
   /** Called with errors the pipeline survives: cache failures and retried adapter errors. */
@@ -234,7 +239,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
   };
 
   const commitPart = async (part: Part) => {
-    const offsets = JSON.stringify({ [part.partition]: part.next });
+    const offsets = JSON.stringify({ ...options.checkpointMeta?.(), [part.partition]: part.next });
     const events = [...part.candles.values()];
     const candles = events.map((e) => e.candle);
     const alerts = part.alerts;

@@ -28,8 +28,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-// `--no-loop` anchors the recording at the wall clock of each start, so two runs never share a
-// timeline. The replay source alone gets a clock that starts at the recorded first trade time.
+// `--no-loop` anchors a fresh database's recording at the wall clock of its first start (a
+// restart keeps that timeline, from the checkpoint), so the reference and the crashed runs,
+// started at different moments, would not share one. The replay source alone gets a clock that
+// starts at the recorded first trade time, so both line up.
 const PIN = join(dir, "pin.ts");
 writeFileSync(PIN, `const real = Date.now;
 let start: number | undefined;

@@ -7,7 +7,6 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Hono } from "hono";
 import { Engine } from "../lib/engine.ts";
-import type { Trade } from "../lib/types.ts";
 import { memoryCache } from "./adapters/memory-cache.ts";
 import { memoryLog } from "./adapters/memory-log.ts";
 import { sqliteStore } from "./adapters/sqlite.ts";
@@ -19,7 +18,7 @@ import { pipeline } from "./pipeline.ts";
 import { binanceSource } from "./sources/binance.ts";
 import { coinbaseSource } from "./sources/coinbase.ts";
 import { coingeckoSource } from "./sources/coingecko.ts";
-import { replaySource } from "./sources/replay.ts";
+import { replaySource, type ReplaySource } from "./sources/replay.ts";
 import type { Source } from "./sources/types.ts";
 import { createHub, type Hub, type HubLimits } from "./ws.ts";
 
@@ -48,15 +47,24 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** Where the last committed trade of each symbol was, saved after each commit so a restart resumes the source. */
-interface Cursor {
-  source: string;
-  offset: number;
-  symbols: Record<string, { id: number; ts: number }>;
-}
+/**
+ * Driver state committed with each checkpoint (in its offsets string), so a restart resumes
+ * the source where the committed trades end: the source's name and a replay's time shift.
+ * Where each symbol's trades stopped comes from the checkpointed engine itself.
+ */
+type Resume = {
+  source?: string;
+  replayBase?: number;
+};
 
 const CHECKPOINT = "candleflow:0";
-const CURSOR = "serve:source";
+
+/** JSON with keys sorted at every depth, to compare configurations whatever their key order. */
+function sortedJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
+  );
+}
 /** The sink waits while the pipeline is this far behind: the log stays small and queueing short. */
 const MAX_LAG = 50_000;
 const DEFAULT_SYMBOLS = { binance: ["BTCUSDT", "ETHUSDT"], coinbase: ["BTC-USD", "ETH-USD"], coingecko: ["bitcoin", "ethereum"] };
@@ -95,16 +103,18 @@ function counted(inner: Cache, counts: Record<"update" | "final" | "revision", n
   };
 }
 
-function makeSource(config: Config, cursor: Cursor | undefined): Source {
+function makeSource(config: Config, resume: Resume, after: Record<string, number>): Source {
+  const same = resume.source === config.source && Object.keys(after).length > 0;
   if (config.source === "replay") {
-    // Looping: history up to now at once, then paced; once through: paced from now.
-    return replaySource({ file: config.file, speed: config.speed, loop: config.loop, anchor: config.loop ? "end" : "start" });
+    // Looping: history up to now at once, then paced; once through: paced from now. A restart
+    // keeps the first run's time shift and continues after the last committed trade.
+    return replaySource({
+      file: config.file, speed: config.speed, loop: config.loop, anchor: config.loop ? "end" : "start",
+      ...(same && resume.replayBase !== undefined ? { base: resume.replayBase, resumeAfter: after } : {}),
+    });
   }
   const symbols = config.symbols ?? DEFAULT_SYMBOLS[config.source];
-  if (config.source === "binance") {
-    const after = cursor?.source === "binance" ? Object.fromEntries(Object.entries(cursor.symbols).map(([s, v]) => [s, v.id])) : undefined;
-    return binanceSource({ symbols, ...(after ? { resumeAfter: after } : {}) });
-  }
+  if (config.source === "binance") return binanceSource({ symbols, ...(same ? { resumeAfter: after } : {}) });
   if (config.source === "coinbase") return coinbaseSource({ products: symbols });
   return coingeckoSource({ ids: symbols });
 }
@@ -113,30 +123,6 @@ function symbolsOf(config: Config): string[] {
   if (config.source === "replay") return config.symbols ?? [];
   const symbols = config.symbols ?? DEFAULT_SYMBOLS[config.source];
   return config.source === "coingecko" ? symbols.map((id) => `${id}-usd`.toUpperCase()) : symbols.map((s) => s.toUpperCase());
-}
-
-/**
- * A replayed recording continues where the last run's committed trades stopped: trades at or
- * before that time are skipped, and ids carry on from the last committed id (plus what may
- * have been committed after the cursor was saved), so dedupe and gap rules see one stream.
- */
-function resumer(cursor: Cursor | undefined, base: number): (trades: Trade[]) => Trade[] {
-  if (!cursor) return (trades) => trades;
-  const margin = Math.max(0, base - cursor.offset);
-  const shift = new Map<string, number>();
-  return (trades) => {
-    const out: Trade[] = [];
-    for (const t of trades) {
-      const last = cursor.symbols[t.symbol];
-      let k = shift.get(t.symbol);
-      if (last && k === undefined) {
-        if (t.ts <= last.ts) continue;
-        shift.set(t.symbol, (k = last.id + 1 + margin - t.id));
-      }
-      out.push(k ? { ...t, id: t.id + k } : t);
-    }
-    return out;
-  };
 }
 
 /**
@@ -156,60 +142,45 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
   const opened = await store.health();
   if (!opened.ok) throw new Error(`cannot open the store ${config.db}: ${opened.detail}`);
   const saved = await store.loadCheckpoint(CHECKPOINT);
-  const base = saved ? Number((JSON.parse(saved.offsets) as Record<string, number>)["0"] ?? 0) : 0;
-  const restored = saved ? Engine.restore(saved.bytes).options : undefined;
+  const meta = saved ? (JSON.parse(saved.offsets) as Resume & Record<string, unknown>) : {};
+  const base = Number(meta["0"] ?? 0);
+  const checkpointed = saved ? Engine.restore(saved.bytes) : undefined;
+  const restored = checkpointed?.options;
+  const after = Object.fromEntries(Object.entries(checkpointed?.positions() ?? {}).map(([symbol, p]) => [symbol, p.id]));
   const intervals = restored?.intervals ?? config.intervals;
   const notes: string[] = [];
   if (restored && restored.intervals.join() !== config.intervals.join()) {
     notes.push(`the checkpoint keeps its intervals ${restored.intervals.join(",")}; use a new --db for ${config.intervals.join(",")}`);
   }
-  if (restored && JSON.stringify(restored.rules) !== JSON.stringify(config.rules)) notes.push("the checkpoint keeps its alert rules; use a new --db for new ones");
+  if (restored && sortedJson(restored.rules) !== sortedJson(config.rules)) notes.push("the checkpoint keeps its alert rules; use a new --db for new ones");
   // Checked now, so bad options stop the start-up instead of failing the pipeline later.
   new Engine({ intervals, rules: config.rules });
-  const cursorRow = await store.loadCheckpoint(CURSOR);
-  const cursor = cursorRow ? (JSON.parse(cursorRow.offsets) as Cursor) : undefined;
 
   // Retention covers the lag the source may run ahead plus what is read but not yet
-  // committed and saved to the cursor; the source waits rather than outrun it.
+  // committed; the source waits rather than outrun it.
   const log = continued(memoryLog({ retention: 2 * MAX_LAG + 4 * config.commitTrades }), base);
   const counts = { update: 0, final: 0, revision: 0 };
   const cache = counted(parts.cache ?? memoryCache(), counts);
-  const source = parts.source ?? makeSource(config, cursor);
+  const source = parts.source ?? makeSource(config, meta, after);
   const seen = new Set(symbolsOf(config));
-  const last: Cursor = { source: source.name, offset: base, symbols: structuredClone(cursor?.symbols ?? {}) };
-  let saving: Promise<void> = Promise.resolve();
-  const save = (offset: number) => {
-    saving = saving.then(async () => {
-      for (let at = last.offset; at < offset;) {
-        const got = await log.read(0, at, 10_000);
-        for (const { trade } of got.records) {
-          const s = (last.symbols[trade.symbol] ??= { id: trade.id, ts: trade.ts });
-          s.id = Math.max(s.id, trade.id);
-          s.ts = Math.max(s.ts, trade.ts);
-        }
-        if (got.next === at) break;
-        at = got.next;
-      }
-      last.offset = offset;
-      await store.commit({ candles: [], alerts: [], checkpoint: { key: CURSOR, bytes: new Uint8Array(0), offsets: JSON.stringify(last) } });
-    }).catch(onError);
-  };
-
   const p = pipeline({
     log, store, cache, engine: { intervals, rules: config.rules }, commitTrades: config.commitTrades, commitMs: config.commitMs,
-    clock, eventTime: config.source === "replay" ? undefined : clock, onCommit: (c) => save(c.offset), onError,
+    clock, eventTime: config.source === "replay" ? undefined : clock, onError,
+    checkpointMeta: (): Resume & Record<string, unknown> => {
+      const replayBase = "base" in source ? (source as ReplaySource).base() : undefined;
+      return { source: source.name, ...(replayBase !== undefined ? { replayBase } : {}) };
+    },
   });
   await p.start();
   const ctl = new AbortController();
   const processing = p.run(ctl.signal).catch(onError);
 
   const wanted = config.source === "replay" && config.symbols ? new Set(config.symbols.map((s) => s.toUpperCase())) : undefined;
-  const resume = config.source === "replay" ? resumer(cursor, base) : (t: Trade[]) => t;
   let stopping = false;
   let sourceState: "running" | "ended" | "failed" = "running";
   let sourceError = "";
   const feeding = source.start(async (trades) => {
-    const batch = resume(wanted ? trades.filter((t) => wanted.has(t.symbol)) : trades);
+    const batch = wanted ? trades.filter((t) => wanted.has(t.symbol)) : trades;
     for (const t of batch) seen.add(t.symbol);
     await log.append(batch);
     p.wake();
@@ -264,7 +235,6 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
       await feeding;
       ctl.abort();
       await processing;
-      await saving;
       await hub.close();
       await cache.close();
       await log.close();

@@ -32,6 +32,17 @@ export interface ReplayOptions {
    * once, unpaced, and pacing starts with the next pass (a full chart that keeps moving).
    */
   anchor?: "recorded" | "start" | "end";
+  /**
+   * Time shift of the first pass, ms, overriding `anchor`: give the `base()` of the run
+   * being resumed, so a restarted replay keeps its timeline.
+   */
+  base?: number;
+  /**
+   * Continue right after these trade ids (per symbol, as this source emits them: recorded
+   * id + pass × the symbol's id span), e.g. a restored engine's `positions()`. Together with
+   * `base`, a restarted replay emits exactly what an uninterrupted one would have.
+   */
+  resumeAfter?: Record<string, number>;
   /** Most trades per batch; default 1000. */
   batchSize?: number;
   /** Wall clock, epoch ms; default Date.now. */
@@ -49,6 +60,13 @@ interface Recording {
   lastTs: number;
   /** Per symbol, how far ids move each pass so they continue without overlap or hole. */
   idSpan: Map<string, number>;
+  /** Per symbol, the lowest recorded id. */
+  minId: Map<string, number>;
+}
+
+/** A replay source; `base()` is the time shift in use, once playing. */
+export interface ReplaySource extends Source {
+  base(): number | undefined;
 }
 
 /** Picks the default recording file. */
@@ -65,7 +83,7 @@ export function defaultReplayFile(): string {
  * const src = replaySource({ speed: 10, loop: true, anchor: "end" });
  * const run = src.start((trades) => engine.ingestMany(trades));
  */
-export function replaySource(options: ReplayOptions = {}): Source {
+export function replaySource(options: ReplayOptions = {}): ReplaySource {
   const speed = options.speed ?? 1;
   if (!(speed >= 0) || !Number.isFinite(speed)) throw new Error(`replay: speed must be a finite number >= 0, got ${speed}`);
   const batchSize = Math.max(1, options.batchSize ?? 1000);
@@ -74,6 +92,7 @@ export function replaySource(options: ReplayOptions = {}): Source {
   const status: SourceStatus = { connected: false, reconnects: 0, backfilled: 0, gaps: 0, errors: 0 };
   let control: AbortController | undefined;
   let running: Promise<void> | undefined;
+  let shiftInUse: number | undefined;
 
   async function load(file: string): Promise<Recording> {
     const trades: Trade[] = [];
@@ -98,17 +117,38 @@ export function replaySource(options: ReplayOptions = {}): Source {
       ids.set(t.symbol, [Math.min(lo, t.id), Math.max(hi, t.id)]);
     }
     const idSpan = new Map([...ids].map(([symbol, [lo, hi]]) => [symbol, hi - lo + 1]));
-    return { trades, span: Math.max(1, lastTs - firstTs), firstTs, lastTs, idSpan };
+    const minId = new Map([...ids].map(([symbol, [lo]]) => [symbol, lo]));
+    return { trades, span: Math.max(1, lastTs - firstTs), firstTs, lastTs, idSpan, minId };
   }
 
-  async function play(rec: Recording, sink: Sink, signal: AbortSignal): Promise<void> {
+  /** [pass, index] of the first trade after `options.resumeAfter`: the furthest of the symbols' last trades, plus one. */
+  function resumePoint(rec: Recording, file: string): [number, number] {
+    const after = options.resumeAfter;
+    if (!after) return [0, 0];
+    const index = new Map(rec.trades.map((t, i) => [`${t.symbol}\u0000${t.id}`, i]));
+    let best: [number, number] | undefined;
+    for (const [symbol, id] of Object.entries(after)) {
+      const span = rec.idSpan.get(symbol);
+      const lo = rec.minId.get(symbol);
+      if (span === undefined || lo === undefined) continue;
+      const pass = Math.floor((id - lo) / span);
+      const i = index.get(`${symbol}\u0000${id - pass * span}`);
+      if (pass < 0 || i === undefined) throw new Error(`replay: cannot resume after ${symbol} id ${id}: no such trade in ${file}`);
+      if (!best || pass > best[0] || (pass === best[0] && i > best[1])) best = [pass, i];
+    }
+    return best ? [best[0], best[1] + 1] : [0, 0];
+  }
+
+  async function play(rec: Recording, sink: Sink, signal: AbortSignal, file: string): Promise<void> {
     const anchor = options.anchor ?? "recorded";
     const now = clock();
-    const base = anchor === "start" ? now - rec.firstTs : anchor === "end" ? now - rec.lastTs : 0;
+    const base = options.base ?? (anchor === "start" ? now - rec.firstTs : anchor === "end" ? now - rec.lastTs : 0);
+    shiftInUse = base;
+    const [firstPass, firstIndex] = resumePoint(rec, file);
     const passes = options.loop ? (options.maxPasses ?? Infinity) : Math.min(1, options.maxPasses ?? 1);
     // Pacing maps recorded time to wall time from one origin, so sink delays do not accumulate drift.
     let origin: { wall: number; ts: number } | undefined;
-    for (let pass = 0; pass < passes && !signal.aborted; pass++) {
+    for (let pass = firstPass; pass < passes && !signal.aborted; pass++) {
       const shift = base + pass * rec.span;
       const paced = speed > 0 && !(anchor === "end" && pass === 0);
       let batch: Trade[] = [];
@@ -119,7 +159,8 @@ export function replaySource(options: ReplayOptions = {}): Source {
         status.lastTradeTs = out[out.length - 1]!.ts;
         await sink(out);
       };
-      for (const t of rec.trades) {
+      for (let i = pass === firstPass ? firstIndex : 0; i < rec.trades.length; i++) {
+        const t = rec.trades[i]!;
         const trade = { ...t, ts: t.ts + shift, id: t.id + pass * rec.idSpan.get(t.symbol)! };
         if (paced) {
           origin ??= { wall: clock(), ts: trade.ts };
@@ -144,10 +185,11 @@ export function replaySource(options: ReplayOptions = {}): Source {
       if (running) throw new Error("replay source: already started");
       const ctl = (control = new AbortController());
       running = (async () => {
-        const rec = await load(options.file ?? defaultReplayFile());
+        const file = options.file ?? defaultReplayFile();
+        const rec = await load(file);
         status.connected = true;
         try {
-          await play(rec, sink, ctl.signal);
+          await play(rec, sink, ctl.signal, file);
         } finally {
           status.connected = false;
         }
@@ -159,5 +201,6 @@ export function replaySource(options: ReplayOptions = {}): Source {
       await running?.catch(() => {});
     },
     status: () => ({ ...status }),
+    base: () => shiftInUse,
   };
 }
