@@ -7,7 +7,7 @@ import { decodeBinanceWs } from "../../lib/binance.ts";
 import type { Trade } from "../../lib/types.ts";
 import { backoff, sleep as timerSleep, type BackoffOptions } from "./backoff.ts";
 import { lifecycle, type Feed } from "./feed.ts";
-import { Gaps, type FetchRange } from "./gaps.ts";
+import { feedGaps, type FetchRange, type Gaps } from "./gaps.ts";
 import { session, type SessionEnd } from "./socket.ts";
 import type { Sleep, Source, SourceStatus } from "./types.ts";
 
@@ -114,19 +114,8 @@ export function binanceSource(options: BinanceOptions): BinanceSource {
   };
 
   async function run(out: Feed, signal: AbortSignal): Promise<void> {
-    const ids = (gaps = new Gaps({
-      fetch: fetchRange,
-      emit: (trades) => {
-        if (signal.aborted) return;
-        status.lastTradeTs = trades[trades.length - 1]!.ts;
-        out.push(trades);
-      },
-      fail,
-      status,
-      signal,
-      sleep,
-      maxBackfill: options.maxBackfill,
-      backoff: options.backoff,
+    const ids = (gaps = feedGaps(out, {
+      fetch: fetchRange, fail, status, signal, sleep, maxBackfill: options.maxBackfill, backoff: options.backoff,
     }));
     for (const [symbol, id] of Object.entries(options.resumeAfter ?? {})) ids.resume(symbol.toUpperCase(), id);
     const wait = backoff(options.backoff);

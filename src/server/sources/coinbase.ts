@@ -10,7 +10,7 @@
 import type { Trade } from "../../lib/types.ts";
 import { backoff, sleep as timerSleep, type BackoffOptions } from "./backoff.ts";
 import { lifecycle, type Feed } from "./feed.ts";
-import { Gaps, type FetchRange } from "./gaps.ts";
+import { feedGaps, type FetchRange } from "./gaps.ts";
 import { session, type SessionEnd } from "./socket.ts";
 import type { Sleep, Source, SourceStatus } from "./types.ts";
 
@@ -111,19 +111,8 @@ export function coinbaseSource(options: CoinbaseOptions): Source {
   };
 
   async function run(out: Feed, signal: AbortSignal): Promise<void> {
-    const ids = new Gaps({
-      fetch: fetchRange,
-      emit: (trades) => {
-        if (signal.aborted) return;
-        status.lastTradeTs = trades[trades.length - 1]!.ts;
-        out.push(trades);
-      },
-      fail,
-      status,
-      signal,
-      sleep,
-      maxBackfill: options.maxBackfill,
-      backoff: options.backoff,
+    const ids = feedGaps(out, {
+      fetch: fetchRange, fail, status, signal, sleep, maxBackfill: options.maxBackfill, backoff: options.backoff,
     });
     const sequence = new Map<string, number>();
     const resubscribed = new Map<string, number>();

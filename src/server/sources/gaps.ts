@@ -7,6 +7,7 @@
  */
 import type { Trade } from "../../lib/types.ts";
 import { backoff, type BackoffOptions } from "./backoff.ts";
+import type { Feed } from "./feed.ts";
 import type { Sleep, SourceStatus } from "./types.ts";
 
 /** Fetches a symbol's trades with `after < id` (and `id < before` when given), one page per yield, in any order. */
@@ -163,4 +164,19 @@ export class Gaps {
       void this.#fill(symbol, s, true);
     }
   }
+}
+
+/**
+ * The gap filler of a live source: trades go to `out` (unless the run is stopping) and
+ * advance the status's last trade time.
+ */
+export function feedGaps(out: Feed, options: Omit<GapsOptions, "emit">): Gaps {
+  return new Gaps({
+    ...options,
+    emit: (trades) => {
+      if (options.signal.aborted) return;
+      options.status.lastTradeTs = trades[trades.length - 1]!.ts;
+      out.push(trades);
+    },
+  });
 }
