@@ -2,6 +2,9 @@ import { Engine } from "../lib/engine.ts";
 import type { Alert, Candle, EngineEvent, EngineOptions, EngineStats } from "../lib/types.ts";
 import { AdapterError } from "./adapters/errors.ts";
 import type { Cache, CandleStore, TradeLog } from "./adapters/types.ts";
+import { publisher } from "./publisher.ts";
+
+export { channels } from "./publisher.ts";
 
 /** Options of the processor. Only the ports are required. */
 export interface PipelineOptions {
@@ -123,13 +126,6 @@ export interface Pipeline {
   status(): PipelineStatus;
 }
 
-/** Pub/sub channel names the pipeline publishes `EngineEvent` JSON on. */
-export const channels = {
-  /** `update`, `final` and `revision` events of one (symbol, interval). */
-  candles: (symbol: string, interval: string): string => `candles:${symbol}:${interval}`,
-  /** `alert` events of one symbol. */
-  alerts: (symbol: string): string => `alerts:${symbol}`,
-};
 
 interface Part {
   partition: number;
@@ -168,11 +164,8 @@ export function pipeline(options: PipelineOptions): Pipeline {
   const commitMs = options.commitMs ?? 250;
   const clock = options.clock ?? Date.now;
   const idleMs = options.idleMs ?? 50;
-  const publishMs = options.publishMs ?? 20;
-  let pendingCandles = new Map<string, EngineEvent>();
-  let pendingAlerts: EngineEvent[] = [];
-  let lastPublish = clock();
   const onError = options.onError ?? (() => {});
+  const live = publisher(cache, { clock, everyMs: options.publishMs ?? 20, onError });
   const parts: Part[] = [];
   const samples: [number, number][] = [];
   let state: PipelineStatus["state"] = "new";
@@ -180,7 +173,6 @@ export function pipeline(options: PipelineOptions): Pipeline {
   let queue: Promise<unknown> = Promise.resolve();
   let trades = 0;
   let commits = 0;
-  let cacheErrors = 0;
   let lastCommitAt: number | undefined;
   let failure: unknown;
   let moved = false;
@@ -261,42 +253,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
   const pull = (part: Part) => {
     const updates = part.engine.pullUpdates();
     take(part, updates);
-    publish(updates);
-  };
-
-  /** Queues events for subscribers: the latest per window, and every alert. */
-  const publish = (events: EngineEvent[]) => {
-    if (!cache) return;
-    for (const e of events) {
-      if (e.type === "update" || e.type === "final" || e.type === "revision") {
-        const key = `${e.candle.symbol}\u0000${e.candle.interval}\u0000${e.candle.openTime}`;
-        pendingCandles.delete(key); // re-inserted last, so windows go out in the order they last changed
-        pendingCandles.set(key, e);
-      } else if (e.type === "alert") {
-        pendingAlerts.push(e);
-      }
-    }
-  };
-
-  /** Sends what is queued to the cache and its subscribers. A cache failure is counted, not fatal. */
-  const flushPublished = async () => {
-    lastPublish = clock();
-    if (!cache || (pendingCandles.size === 0 && pendingAlerts.length === 0)) return;
-    const candles = [...pendingCandles.values()];
-    const alerts = pendingAlerts;
-    pendingCandles = new Map();
-    pendingAlerts = [];
-    try {
-      for (const e of candles) {
-        const c = (e as Extract<EngineEvent, { candle: Candle }>).candle;
-        await cache.publish(channels.candles(c.symbol, c.interval), JSON.stringify(e));
-      }
-      for (const e of alerts) await cache.publish(channels.alerts((e as Extract<EngineEvent, { type: "alert" }>).alert.symbol), JSON.stringify(e));
-      await cache.setLatest(candles.map((e) => (e as Extract<EngineEvent, { candle: Candle }>).candle));
-    } catch (e) {
-      cacheErrors++;
-      onError(e);
-    }
+    live.queue(updates);
   };
 
   const ensure = (): Promise<void> => {
@@ -322,7 +279,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
       if (got.records.length > 0) {
         const events = part.engine.ingestMany(got.records.map((r) => r.trade));
         take(part, events);
-        publish(events);
+        live.queue(events);
         part.uncommitted += got.records.length;
         read += got.records.length;
       }
@@ -336,7 +293,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
       if (now !== undefined) {
         const events = part.engine.advance(now);
         take(part, events);
-        publish(events);
+        live.queue(events);
       }
       if (part.dirty && (part.uncommitted >= commitTrades || clock() - part.lastCommit >= commitMs)) {
         pull(part);
@@ -344,9 +301,9 @@ export function pipeline(options: PipelineOptions): Pipeline {
       }
     }
     trades += read;
-    if (read === 0 || caughtUp() || clock() - lastPublish >= publishMs) {
+    if (read === 0 || caughtUp() || live.due()) {
       for (const part of parts) pull(part);
-      await flushPublished();
+      await live.flush();
     }
     const t = clock();
     samples.push([t, trades]);
@@ -363,7 +320,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
       pull(part);
       if (part.dirty) await commitPart(part);
     }
-    await flushPublished();
+    await live.flush();
   };
 
   let waking: (() => void) | undefined;
@@ -412,7 +369,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
         for (const part of parts) {
           const events = part.engine.flush();
           take(part, events);
-          publish(events);
+          live.queue(events);
         }
         await commitAll();
         state = "done";
@@ -466,7 +423,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
         state, partitions, lag: partitions.reduce((sum, p) => sum + p.lag, 0),
         ...(lastCommitAt === undefined ? {} : { lastCommitAt }),
         commits, trades, tradesPerSecond: span > 0 ? ((last![1] - first![1]) * 1000) / span : 0,
-        engine, cacheErrors,
+        engine, cacheErrors: live.errors,
         ...(state === "failed" ? { error: failure instanceof Error ? failure.message : String(failure) } : {}),
       };
     },

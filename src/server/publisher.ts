@@ -1,0 +1,73 @@
+/**
+ * Live fan-out of engine events through the cache's pub/sub: candle events coalesced to the
+ * latest per window (a final replaces the updates before it), alerts in order, sent on a
+ * cadence. At least once and not durable: the store, not the pub/sub, is the record.
+ */
+import type { Candle, EngineEvent } from "../lib/types.ts";
+import type { Cache } from "./adapters/types.ts";
+
+/** Pub/sub channel names events are published on, as `EngineEvent` JSON. */
+export const channels = {
+  /** `update`, `final` and `revision` events of one (symbol, interval). */
+  candles: (symbol: string, interval: string): string => `candles:${symbol}:${interval}`,
+  /** `alert` events of one symbol. */
+  alerts: (symbol: string): string => `alerts:${symbol}`,
+};
+
+/** A queue of events in front of the cache. */
+export interface Publisher {
+  /** Queues events: the latest per window, and every alert. */
+  queue(events: readonly EngineEvent[]): void;
+  /** Whether the cadence says the queue should go out now. */
+  due(): boolean;
+  /** Sends what is queued and sets the latest candles; a cache failure is counted and reported, not thrown. */
+  flush(): Promise<void>;
+  /** Cache failures so far. */
+  readonly errors: number;
+}
+
+type CandleEvent = Extract<EngineEvent, { candle: Candle }>;
+type AlertEvent = Extract<EngineEvent, { type: "alert" }>;
+
+/** A publisher into `cache` (none: events are dropped), flushing at most every `everyMs` of `clock` while busy. */
+export function publisher(cache: Cache | undefined, options: { clock: () => number; everyMs: number; onError: (e: unknown) => void }): Publisher {
+  const { clock, everyMs, onError } = options;
+  let candles = new Map<string, CandleEvent>();
+  let alerts: AlertEvent[] = [];
+  let last = clock();
+  let errors = 0;
+  return {
+    queue(events) {
+      if (!cache) return;
+      for (const e of events) {
+        if (e.type === "update" || e.type === "final" || e.type === "revision") {
+          const key = `${e.candle.symbol}\u0000${e.candle.interval}\u0000${e.candle.openTime}`;
+          candles.delete(key); // re-inserted last, so windows go out in the order they last changed
+          candles.set(key, e);
+        } else if (e.type === "alert") {
+          alerts.push(e);
+        }
+      }
+    },
+    due: () => clock() - last >= everyMs,
+    async flush() {
+      last = clock();
+      if (!cache || (candles.size === 0 && alerts.length === 0)) return;
+      const sending = [...candles.values()];
+      const sendingAlerts = alerts;
+      candles = new Map();
+      alerts = [];
+      try {
+        for (const e of sending) await cache.publish(channels.candles(e.candle.symbol, e.candle.interval), JSON.stringify(e));
+        for (const e of sendingAlerts) await cache.publish(channels.alerts(e.alert.symbol), JSON.stringify(e));
+        await cache.setLatest(sending.map((e) => e.candle));
+      } catch (e) {
+        errors++;
+        onError(e);
+      }
+    },
+    get errors() {
+      return errors;
+    },
+  };
+}
