@@ -16,6 +16,22 @@ describe("parseDecimal", () => {
     expect(parseDecimal(text)).toBe("syntax");
   });
 
+  test("any decimal text with up to 15 significant digits parses to its exact value, trailing zeros dropped", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: 999_999_999_999_999n }), fc.nat(18), fc.nat(10), fc.nat(3),
+        (digits, scale, trailing, leading) => {
+          const raw = digits.toString().padStart(scale + 1, "0");
+          const text = `${"0".repeat(leading)}${scale === 0 ? raw : `${raw.slice(0, -scale)}.${raw.slice(-scale)}`}${scale === 0 && trailing ? "." : ""}${"0".repeat(scale === 0 && !trailing ? 0 : trailing)}`;
+          expect(parseDecimal(text)).toBeNull();
+          // The same value, canonical: mantissa without trailing fraction zeros.
+          expect(formatScaled(BigInt(parsed.m), parsed.e)).toBe(formatScaled(digits, scale));
+          expect(parsed.m % 10 !== 0 || parsed.e === 0).toBe(true);
+        },
+      ),
+    );
+  });
+
   test("more digits than a double holds exactly is refused, not rounded", () => {
     expect(parseDecimal("9007199254740993")).toBe("precision");
     expect(parseDecimal("0.1234567890123456789")).toBe("precision");
