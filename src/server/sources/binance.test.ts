@@ -37,6 +37,30 @@ function collect(src: BinanceSource) {
 }
 
 describe("binance source against a local fake exchange", () => {
+  test("a sink that falls behind: the connection is shed past the backlog bound, then every id still arrives once", async () => {
+    fake = fakeBinance(recorded);
+    source = binanceSource({ symbols: ["btcusdt"], wsUrl: fake.wsUrl, restUrl: fake.restUrl, restLimit: 100, maxBacklog: 300, ...fast });
+    const got: Trade[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    source.start(async (trades) => {
+      await gate;
+      got.push(...trades);
+    });
+    await fake.waitAccepted(1);
+    // The sink is stuck while 3000 trades happen: the source must not queue them all.
+    for (let i = 0; i < 30; i++) {
+      fake.emit(100);
+      await Bun.sleep(2);
+    }
+    await until(() => (source!.status().shed ?? 0) >= 1, "connection shed");
+    release();
+    await fake.waitAccepted(2);
+    fake.emit(500);
+    await until(() => got.length === 3500, "every trade, live or backfilled");
+    expect(got).toEqual(expected(recorded.slice(0, 3500)));
+  });
+
   test("two mid-stream disconnects: every id arrives exactly once, in order, equal to the recording", async () => {
     fake = fakeBinance(recorded);
     source = binanceSource({ symbols: ["btcusdt"], wsUrl: fake.wsUrl, restUrl: fake.restUrl, restLimit: 100, ...fast });

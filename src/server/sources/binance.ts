@@ -6,7 +6,7 @@
 import { decodeBinanceWs } from "../../lib/binance.ts";
 import type { Trade } from "../../lib/types.ts";
 import { backoff, sleep as timerSleep, type BackoffOptions } from "./backoff.ts";
-import { lifecycle, type Feed } from "./feed.ts";
+import { lifecycle, shedder, type Feed } from "./feed.ts";
 import { feedGaps, type FetchRange, type Gaps } from "./gaps.ts";
 import { session, type SessionEnd } from "./socket.ts";
 import type { Sleep, Source, SourceStatus } from "./types.ts";
@@ -35,6 +35,8 @@ export interface BinanceOptions {
   resumeAfter?: Record<string, number>;
   /** Reconnect on purpose after this long; default 23 h 50 min (Binance cuts connections at 24 h). */
   maxConnectionMs?: number;
+  /** Trades queued for a slow sink before the connection is dropped and later backfilled; default 100 000. */
+  maxBacklog?: number;
   /** Reconnect when no message arrived for this long; default 120 000; 0 turns it off. */
   idleMs?: number;
   /** Reconnect delays; default 500 ms doubling to 30 s, jittered. */
@@ -120,6 +122,7 @@ export function binanceSource(options: BinanceOptions): BinanceSource {
     for (const [symbol, id] of Object.entries(options.resumeAfter ?? {})) ids.resume(symbol.toUpperCase(), id);
     const wait = backoff(options.backoff);
     let first = true;
+    const load = shedder(out, options.maxBacklog ?? 100_000, status);
     while (!signal.aborted) {
       if (!first) status.reconnects++;
       first = false;
@@ -140,9 +143,10 @@ export function binanceSource(options: BinanceOptions): BinanceSource {
                 return fail(`bad message: ${error instanceof Error ? error.message : String(error)}`);
               }
               if (trade) ids.accept(trade);
+              load.check();
             },
           },
-          signal,
+          load.signal(signal),
           { idleMs: options.idleMs ?? 120_000, maxAgeMs: options.maxConnectionMs ?? 85_800_000 },
         );
       } catch (error) {
@@ -150,6 +154,7 @@ export function binanceSource(options: BinanceOptions): BinanceSource {
       }
       status.connected = false;
       if (signal.aborted) break;
+      if (await load.shed()) continue;
       if (end?.rotated) continue;
       if (end) fail(end.opened ? `connection closed: ${end.reason}` : `cannot connect: ${end.reason}`);
       if (end?.received) wait.reset();

@@ -9,7 +9,7 @@
  */
 import type { Trade } from "../../lib/types.ts";
 import { backoff, sleep as timerSleep, type BackoffOptions } from "./backoff.ts";
-import { lifecycle, type Feed } from "./feed.ts";
+import { lifecycle, shedder, type Feed } from "./feed.ts";
 import { feedGaps, type FetchRange } from "./gaps.ts";
 import { session, type SessionEnd } from "./socket.ts";
 import type { Sleep, Source, SourceStatus } from "./types.ts";
@@ -30,6 +30,8 @@ export interface CoinbaseOptions {
   maxBackfill?: number;
   /** Least time between two gap-triggered resubscribes of one product, ms; default 30 000. */
   resubscribeMs?: number;
+  /** Trades queued for a slow sink before the connection is dropped and later backfilled; default 100 000. */
+  maxBacklog?: number;
   /** Reconnect when no message arrived for this long (the heartbeat channel keeps quiet products talking); default 30 000; 0 turns it off. */
   idleMs?: number;
   /** Reconnect delays; default 500 ms doubling to 30 s, jittered. */
@@ -117,6 +119,7 @@ export function coinbaseSource(options: CoinbaseOptions): Source {
     const sequence = new Map<string, number>();
     const resubscribed = new Map<string, number>();
     const wait = backoff(options.backoff);
+    const load = shedder(out, options.maxBacklog ?? 100_000, status);
     let first = true;
     while (!signal.aborted) {
       if (!first) status.reconnects++;
@@ -159,9 +162,10 @@ export function coinbaseSource(options: CoinbaseOptions): Source {
                   subscribe(ws, [product]);
                 }
               }
+              load.check();
             },
           },
-          signal,
+          load.signal(signal),
           { idleMs: options.idleMs ?? 30_000 },
         );
       } catch (error) {
@@ -169,6 +173,7 @@ export function coinbaseSource(options: CoinbaseOptions): Source {
       }
       status.connected = false;
       if (signal.aborted) break;
+      if (await load.shed()) continue;
       if (end) fail(end.opened ? `connection closed: ${end.reason}` : `cannot connect: ${end.reason}`);
       if (end?.received) wait.reset();
       await sleep(wait.next(), signal);

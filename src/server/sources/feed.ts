@@ -1,6 +1,6 @@
 /** Hands batches to a sink one at a time, from event handlers that cannot await. */
 import type { Trade } from "../../lib/types.ts";
-import type { Sink } from "./types.ts";
+import type { Sink, SourceStatus } from "./types.ts";
 
 /** A serial queue in front of a sink. */
 export interface Feed {
@@ -10,6 +10,10 @@ export interface Feed {
   drained(): Promise<void>;
   /** The first error the sink threw, if any; later batches are dropped once it is set. */
   readonly failure: unknown;
+  /** Trades queued and not yet taken by the sink. */
+  readonly backlog: number;
+  /** Resolves once at most `n` trades are queued. */
+  below(n: number): Promise<void>;
 }
 
 /**
@@ -20,23 +24,39 @@ export function feed(sink: Sink, onFailure: (error: unknown) => void): Feed {
   let chain: Promise<void> = Promise.resolve();
   let failure: unknown;
   let failed = false;
+  let backlog = 0;
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const settle = () => {
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      if (backlog <= waiting[i]!.n || failed) waiting.splice(i, 1)[0]!.resolve();
+    }
+  };
   return {
     push(trades) {
       if (failed || trades.length === 0) return;
+      backlog += trades.length;
       chain = chain.then(async () => {
-        if (failed) return;
         try {
-          await sink(trades);
+          if (!failed) await sink(trades);
         } catch (error) {
           failed = true;
           failure = error;
           onFailure(error);
+        } finally {
+          backlog -= trades.length;
+          settle();
         }
       });
     },
     drained: () => chain,
     get failure() {
       return failure;
+    },
+    get backlog() {
+      return backlog;
+    },
+    below(n) {
+      return backlog <= n || failed ? Promise.resolve() : new Promise((resolve) => waiting.push({ n, resolve }));
     },
   };
 }
@@ -73,6 +93,32 @@ export function lifecycle(name: string, run: (out: Feed, signal: AbortSignal) =>
     async stop() {
       control?.abort();
       await running?.catch(() => {});
+    },
+  };
+}
+
+/**
+ * Keeps a live connection from outrunning a slow sink. Each connection gets `signal()`;
+ * `check()` after each message drops the connection once more than `max` trades are queued;
+ * after the connection ends, `shed()` waits until the queue is down to half, counts it in
+ * `status.shed`, and says whether the end was this (then reconnect at once: the gap filler
+ * backfills what the exchange sent meanwhile, so nothing is lost and memory stays bounded).
+ */
+export function shedder(out: Feed, max: number, status: SourceStatus) {
+  let ctl = new AbortController();
+  return {
+    signal(outer: AbortSignal): AbortSignal {
+      ctl = new AbortController();
+      return AbortSignal.any([outer, ctl.signal]);
+    },
+    check(): void {
+      if (out.backlog > max && !ctl.signal.aborted) ctl.abort();
+    },
+    async shed(): Promise<boolean> {
+      if (!ctl.signal.aborted) return false;
+      status.shed = (status.shed ?? 0) + 1;
+      await out.below(max / 2);
+      return true;
     },
   };
 }

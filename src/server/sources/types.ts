@@ -25,6 +25,8 @@ export interface SourceStatus {
   lastError?: string;
   /** Set when trades are not real exchange trades but observed prices (see coingecko.ts). */
   indicative?: true;
+  /** Connections dropped because the sink fell too far behind (the trades missed meanwhile are backfilled). */
+  shed?: number;
 }
 
 /**
