@@ -6,7 +6,7 @@
 import { decodeBinanceWs } from "../../lib/binance.ts";
 import type { Trade } from "../../lib/types.ts";
 import { backoff, sleep as timerSleep, type BackoffOptions } from "./backoff.ts";
-import { lifecycle, shedder, type Feed } from "./feed.ts";
+import { fedLifecycle, shedder, type Feed } from "./feed.ts";
 import { feedGaps, type FetchRange, type Gaps } from "./gaps.ts";
 import { session, type SessionEnd } from "./socket.ts";
 import type { Sleep, Source, SourceStatus } from "./types.ts";
@@ -164,7 +164,7 @@ export function binanceSource(options: BinanceOptions): BinanceSource {
 
   return {
     name: "binance",
-    ...lifecycle("binance", run),
+    ...fedLifecycle("binance", run),
     status: () => ({ ...status }),
     cursor: () => gaps?.cursor() ?? { ...(options.resumeAfter ?? {}) },
   };

@@ -9,7 +9,7 @@
  */
 import type { Trade } from "../../lib/types.ts";
 import { backoff, sleep as timerSleep, type BackoffOptions } from "./backoff.ts";
-import { lifecycle, shedder, type Feed } from "./feed.ts";
+import { fedLifecycle, shedder, type Feed } from "./feed.ts";
 import { feedGaps, type FetchRange } from "./gaps.ts";
 import { session, type SessionEnd } from "./socket.ts";
 import type { Sleep, Source, SourceStatus } from "./types.ts";
@@ -182,7 +182,7 @@ export function coinbaseSource(options: CoinbaseOptions): Source {
 
   return {
     name: "coinbase",
-    ...lifecycle("coinbase", run),
+    ...fedLifecycle("coinbase", run),
     status: () => ({ ...status }),
   };
 }

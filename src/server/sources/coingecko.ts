@@ -17,7 +17,8 @@
  */
 import type { Side, Trade } from "../../lib/types.ts";
 import { sleep as timerSleep } from "./backoff.ts";
-import type { Clock, Sink, Sleep, Source, SourceStatus } from "./types.ts";
+import { lifecycle } from "./feed.ts";
+import type { Clock, Sleep, Source, SourceStatus } from "./types.ts";
 
 /** Options of {@link coingeckoSource}. */
 export interface CoingeckoOptions {
@@ -85,8 +86,6 @@ export function coingeckoSource(options: CoingeckoOptions): Source {
   const symbolOf = (id: string) => options.symbols?.[id] ?? `${id}-${vs}`.toUpperCase();
   const status: SourceStatus = { connected: false, reconnects: 0, backfilled: 0, gaps: 0, errors: 0, indicative: true };
   const seen = new Map<string, Observed>();
-  let control: AbortController | undefined;
-  let running: Promise<void> | undefined;
 
   const fail = (message: string) => {
     status.errors++;
@@ -135,26 +134,17 @@ export function coingeckoSource(options: CoingeckoOptions): Source {
 
   return {
     name: "coingecko",
-    start(sink: Sink) {
-      if (running) throw new Error("coingecko source: already started");
-      const ctl = (control = new AbortController());
-      running = (async () => {
-        while (!ctl.signal.aborted) {
-          const { trades, wait } = await poll(ctl.signal);
-          if (trades.length && !ctl.signal.aborted) {
-            status.lastTradeTs = trades[trades.length - 1]!.ts;
-            await sink(trades);
-          }
-          await sleep(wait, ctl.signal);
+    ...lifecycle("coingecko", async (sink, signal) => {
+      while (!signal.aborted) {
+        const { trades, wait } = await poll(signal);
+        if (trades.length && !signal.aborted) {
+          status.lastTradeTs = trades[trades.length - 1]!.ts;
+          await sink(trades);
         }
-        status.connected = false;
-      })();
-      return running;
-    },
-    async stop() {
-      control?.abort();
-      await running?.catch(() => {});
-    },
+        await sleep(wait, signal);
+      }
+      status.connected = false;
+    }),
     status: () => ({ ...status }),
   };
 }

@@ -61,33 +61,24 @@ export function feed(sink: Sink, onFailure: (error: unknown) => void): Feed {
   };
 }
 
-/** The start/stop half of a live source: what `run` does between them is the source's own. */
+/** The start/stop half of a source: what `run` does between them is the source's own. */
 export interface Lifecycle {
   start(sink: Sink): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
- * Runs `run` once per `start` with a feed in front of the sink: a sink error aborts the
- * run and `start` rejects with it once the queued batches are handed over; `stop` aborts
- * and waits for the end.
+ * Runs `run` once per `start` (a second start throws); `start` settles when `run` does,
+ * and `stop` aborts its signal and waits for the end.
  */
-export function lifecycle(name: string, run: (out: Feed, signal: AbortSignal) => Promise<void>): Lifecycle {
+export function lifecycle(name: string, run: (sink: Sink, signal: AbortSignal) => Promise<void>): Lifecycle {
   let control: AbortController | undefined;
   let running: Promise<void> | undefined;
   return {
     start(sink) {
       if (running) throw new Error(`${name} source: already started`);
-      const ctl = (control = new AbortController());
-      let failure: unknown;
-      const out = feed(sink, (error) => {
-        failure = error;
-        ctl.abort();
-      });
-      running = run(out, ctl.signal).then(async () => {
-        await out.drained();
-        if (failure !== undefined) throw failure;
-      });
+      control = new AbortController();
+      running = run(sink, control.signal);
       return running;
     },
     async stop() {
@@ -95,6 +86,31 @@ export function lifecycle(name: string, run: (out: Feed, signal: AbortSignal) =>
       await running?.catch(() => {});
     },
   };
+}
+
+/**
+ * A lifecycle for sources fed by socket handlers that cannot await: a feed sits in front
+ * of the sink, a sink error aborts the run, and `start` rejects with it once the queued
+ * batches are handed over.
+ */
+export function fedLifecycle(name: string, run: (out: Feed, signal: AbortSignal) => Promise<void>): Lifecycle {
+  return lifecycle(name, async (sink, signal) => {
+    const local = new AbortController();
+    const stop = () => local.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    let failure: unknown;
+    const out = feed(sink, (error) => {
+      failure = error;
+      local.abort();
+    });
+    try {
+      await run(out, local.signal);
+      await out.drained();
+    } finally {
+      signal.removeEventListener("abort", stop);
+    }
+    if (failure !== undefined) throw failure;
+  });
 }
 
 /**

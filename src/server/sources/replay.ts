@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { decodeBinanceWs } from "../../lib/binance.ts";
 import type { Trade } from "../../lib/types.ts";
 import { sleep as timerSleep } from "./backoff.ts";
+import { lifecycle } from "./feed.ts";
 import type { Clock, Sink, Sleep, Source, SourceStatus } from "./types.ts";
 
 /** The shared real recording, when the checkout has it (relative to the project root). */
@@ -90,8 +91,6 @@ export function replaySource(options: ReplayOptions = {}): ReplaySource {
   const clock = options.clock ?? Date.now;
   const sleep = options.sleep ?? timerSleep;
   const status: SourceStatus = { connected: false, reconnects: 0, backfilled: 0, gaps: 0, errors: 0 };
-  let control: AbortController | undefined;
-  let running: Promise<void> | undefined;
   let shiftInUse: number | undefined;
 
   async function load(file: string): Promise<Recording> {
@@ -181,25 +180,16 @@ export function replaySource(options: ReplayOptions = {}): ReplaySource {
 
   return {
     name: "replay",
-    start(sink: Sink) {
-      if (running) throw new Error("replay source: already started");
-      const ctl = (control = new AbortController());
-      running = (async () => {
-        const file = options.file ?? defaultReplayFile();
-        const rec = await load(file);
-        status.connected = true;
-        try {
-          await play(rec, sink, ctl.signal, file);
-        } finally {
-          status.connected = false;
-        }
-      })();
-      return running;
-    },
-    async stop() {
-      control?.abort();
-      await running?.catch(() => {});
-    },
+    ...lifecycle("replay", async (sink, signal) => {
+      const file = options.file ?? defaultReplayFile();
+      const rec = await load(file);
+      status.connected = true;
+      try {
+        await play(rec, sink, signal, file);
+      } finally {
+        status.connected = false;
+      }
+    }),
     status: () => ({ ...status }),
     base: () => shiftInUse,
   };
