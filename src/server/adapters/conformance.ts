@@ -243,6 +243,19 @@ export function describeStore(name: string, make: Make<CandleStore>, traits: Sto
       expect((await s.loadCheckpoint("candleflow:1"))?.offsets).toBe('{"1":5}');
     });
 
+    test("a fenced checkpoint commits only over the offsets it expects; a stale one writes nothing", async () => {
+      const s = (await fresh()).adapter;
+      const at = (offsets: string, previous: string | null) => ({ key: "candleflow:3", bytes: new Uint8Array([offsets.length]), offsets, previous });
+      await s.commit({ candles: [], alerts: [], checkpoint: at('{"3":10}', null) });
+      await rejects(() => s.commit({ candles: [], alerts: [], checkpoint: at('{"3":11}', null) }), "CONFLICT");
+      await s.commit({ candles: [candle({ trades: 1 })], alerts: [], checkpoint: at('{"3":20}', '{"3":10}') });
+      const stale = await rejects(() => s.commit({ candles: [candle({ trades: 9 })], alerts: [alert()], checkpoint: at('{"3":30}', '{"3":10}') }), "CONFLICT");
+      expect(stale.retryable).toBe(false);
+      expect((await s.candles("BTCUSDT", "1m")).candles).toEqual([candle({ trades: 1 })]);
+      expect(await s.alerts()).toEqual([]);
+      expect(await s.loadCheckpoint("candleflow:3")).toEqual({ key: "candleflow:3", bytes: new Uint8Array([8]), offsets: '{"3":20}' });
+    });
+
     test("a closed store refuses calls with CLOSED", async () => {
       const s = (await fresh()).adapter;
       await s.close();

@@ -13,7 +13,9 @@ export type AdapterErrorCode =
   /** The caller passed something the adapter cannot store or answer. */
   | "INVALID_ARGUMENT"
   /** Stored data could not be read back as written. */
-  | "CORRUPT";
+  | "CORRUPT"
+  /** A fenced write lost: another processor committed the same checkpoint key first. */
+  | "CONFLICT";
 
 const RETRYABLE: ReadonlySet<AdapterErrorCode> = new Set(["UNAVAILABLE", "TIMEOUT"]);
 

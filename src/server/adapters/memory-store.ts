@@ -37,6 +37,9 @@ export function memoryStore(): CandleStore {
       if (cp && (typeof cp.key !== "string" || !(cp.bytes instanceof Uint8Array) || typeof cp.offsets !== "string")) {
         throw new AdapterError(name, "INVALID_ARGUMENT", "checkpoint needs a string key, Uint8Array bytes and a string offsets");
       }
+      if (cp && cp.previous !== undefined && (checkpoints.get(cp.key)?.offsets ?? null) !== cp.previous) {
+        throw new AdapterError(name, "CONFLICT", `checkpoint ${cp.key} moved on: another processor owns it now`);
+      }
       for (const candle of batch.candles) {
         const k = key(candle.symbol, candle.interval);
         let rows = series.get(k);

@@ -154,6 +154,10 @@ export function sqliteStore(options: SqliteOptions): CandleStore {
             if (typeof cp.key !== "string" || !(cp.bytes instanceof Uint8Array) || typeof cp.offsets !== "string") {
               throw new AdapterError(name, "INVALID_ARGUMENT", "checkpoint needs a string key, Uint8Array bytes and a string offsets");
             }
+            if (cp.previous !== undefined) {
+              const held = d.query(`SELECT offsets FROM checkpoints WHERE key = ?`).get(cp.key) as { offsets: string } | null;
+              if ((held?.offsets ?? null) !== cp.previous) throw new AdapterError(name, "CONFLICT", `checkpoint ${cp.key} moved on: another processor owns it now`);
+            }
             saveCheckpoint.run({ key: cp.key, bytes: cp.bytes, offsets: cp.offsets });
           }
         }).immediate();

@@ -23,12 +23,36 @@ export interface LogRecord {
   trade: Trade;
 }
 
+/** A log record that could not be decoded into a trade; skipped, counted and dead-lettered, never a stall. */
+export interface PoisonRecord {
+  /** Position in the partition. */
+  offset: number;
+  /** The record's bytes as text (cut to a few KB). */
+  raw: string;
+  /** Why it was refused, for people. */
+  reason: string;
+}
+
 /** What one `read` returns. */
 export interface LogBatch {
   /** Records in offset order; empty when the reader is caught up. */
   records: LogRecord[];
   /** The offset to read from next (past skipped positions too). */
   next: number;
+  /** Records in this range that were not trades (logs fed by other producers); `next` is past them. */
+  poison?: PoisonRecord[];
+}
+
+/** A refused input, with where it came from and why: what a dead-letter topic receives. */
+export interface DeadLetter {
+  /** Log partition it was read from. */
+  partition: number;
+  /** Its offset there. */
+  offset: number;
+  /** The input as text: the raw record, or the trade the engine refused as JSON. */
+  raw: string;
+  /** Why it was refused. */
+  reason: string;
 }
 
 /** Append-only log of trades, split into partitions keyed by symbol. */
@@ -37,6 +61,14 @@ export interface TradeLog {
   readonly name: string;
   /** Partition numbers this log holds (embedded logs: `[0]`). */
   partitions(): Promise<number[]>;
+  /**
+   * Partitions this reader owns now, for logs shared by a consumer group (Kafka): the answer
+   * changes on rebalance, and a processor opens and drops partitions to follow it. Logs
+   * without groups leave it out: a reader owns every partition.
+   */
+  assigned?(): Promise<number[]>;
+  /** Keeps refused inputs apart with their reason (Kafka: a dead-letter topic). At least once. */
+  deadLetter?(letters: readonly DeadLetter[]): Promise<void>;
   /** Appends trades in order; each symbol always lands in the same partition. Throws `READ_ONLY` on recorded logs. */
   append(trades: readonly Trade[]): Promise<void>;
   /** Up to `max` records at offsets ≥ `from`. Throws `OFFSET_OUT_OF_RANGE` when `from` fell out of retention. */
@@ -77,6 +109,13 @@ export interface Checkpoint {
   bytes: Uint8Array;
   /** Opaque offsets string of the driver (the same string the snapshot carries). */
   offsets: string;
+  /**
+   * Fencing for shared partitions: when set, the commit succeeds only if the stored
+   * checkpoint under `key` still has these offsets (`null`: none stored yet); otherwise it
+   * fails with `CONFLICT` and writes nothing, because another processor took the partition
+   * over. Never stored, never returned by `loadCheckpoint`.
+   */
+  previous?: string | null;
 }
 
 /** Everything one commit writes, all or nothing. */
