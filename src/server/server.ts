@@ -14,7 +14,7 @@ import type { Cache, CandleStore, Health, TradeLog } from "./adapters/types.ts";
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { exposition } from "./metrics.ts";
-import { pipeline } from "./pipeline.ts";
+import { pipeline } from "./pipeline/processor.ts";
 import { binanceSource } from "./sources/binance.ts";
 import { coinbaseSource } from "./sources/coinbase.ts";
 import { coingeckoSource } from "./sources/coingecko.ts";
@@ -166,7 +166,7 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
   const p = pipeline({
     log, store, cache, engine: { intervals, rules: config.rules }, commitTrades: config.commitTrades, commitMs: config.commitMs,
     clock, eventTime: config.source === "replay" ? undefined : clock, onError,
-    checkpointMeta: (): Resume & Record<string, unknown> => {
+    checkpointMeta: (): Resume => {
       const replayBase = "base" in source ? (source as ReplaySource).base() : undefined;
       return { source: source.name, ...(replayBase !== undefined ? { replayBase } : {}) };
     },

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Candle } from "../lib/types.ts";
 import { memoryCache } from "./adapters/memory-cache.ts";
 import { loadConfig, type Config } from "./config.ts";
-import { channels } from "./pipeline.ts";
+import { channels } from "./pipeline/publisher.ts";
 import { listen, type Listening } from "./runtime/bun.ts";
 import { startServer, type Parts, type Running } from "./server.ts";
 import { until } from "./testing/wait.ts";

@@ -10,7 +10,7 @@ import { intervalMs } from "../lib/interval.ts";
 import type { Candle } from "../lib/types.ts";
 import { supersedes } from "./adapters/guard.ts";
 import type { Cache, CandleStore } from "./adapters/types.ts";
-import { channels } from "./publisher.ts";
+import { channels } from "./pipeline/publisher.ts";
 
 /** What the hub needs of a server socket (Bun's `ServerWebSocket<HubData>` is one); `send` answers like Bun's. */
 export interface HubSocket {

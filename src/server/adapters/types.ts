@@ -69,6 +69,8 @@ export interface TradeLog {
   assigned?(): Promise<number[]>;
   /** Keeps refused inputs apart with their reason (Kafka: a dead-letter topic). At least once. */
   deadLetter?(letters: readonly DeadLetter[]): Promise<void>;
+  /** Publishes alerts beside the trades (Kafka: an alerts topic) for other consumers. At least once: consumers dedupe by `Alert.id`. */
+  appendAlerts?(alerts: readonly Alert[]): Promise<void>;
   /** Appends trades in order; each symbol always lands in the same partition. Throws `READ_ONLY` on recorded logs. */
   append(trades: readonly Trade[]): Promise<void>;
   /** Up to `max` records at offsets ≥ `from`. Throws `OFFSET_OUT_OF_RANGE` when `from` fell out of retention. */

@@ -17,7 +17,7 @@ import type { EngineOptions } from "../../lib/types.ts";
 import { fileLog } from "../adapters/file-log.ts";
 import { memoryCache } from "../adapters/memory-cache.ts";
 import { sqliteStore } from "../adapters/sqlite.ts";
-import { pipeline } from "../pipeline.ts";
+import { pipeline } from "../pipeline/processor.ts";
 
 /** Engine options of the crash test: every default interval, revisions possible, a few alert rules. */
 export const PROCESSOR_ENGINE: EngineOptions = {

@@ -3,8 +3,9 @@
  * latest per window (a final replaces the updates before it), alerts in order, sent on a
  * cadence. At least once and not durable: the store, not the pub/sub, is the record.
  */
-import type { Candle, EngineEvent } from "../lib/types.ts";
-import type { Cache } from "./adapters/types.ts";
+import type { EngineEvent } from "../../lib/types.ts";
+import type { Cache } from "../adapters/types.ts";
+import { isCandleEvent, windowKey, type AlertEvent, type CandleEvent } from "./events.ts";
 
 /** Pub/sub channel names events are published on, as `EngineEvent` JSON. */
 export const channels = {
@@ -24,10 +25,9 @@ export interface Publisher {
   flush(): Promise<void>;
   /** Cache failures so far. */
   readonly errors: number;
+  /** Candle events published so far, by kind (for metrics). */
+  readonly published: Readonly<Record<CandleEvent["type"], number>>;
 }
-
-type CandleEvent = Extract<EngineEvent, { candle: Candle }>;
-type AlertEvent = Extract<EngineEvent, { type: "alert" }>;
 
 /** A publisher into `cache` (none: events are dropped), flushing at most every `everyMs` of `clock` while busy. */
 export function publisher(cache: Cache | undefined, options: { clock: () => number; everyMs: number; onError: (e: unknown) => void }): Publisher {
@@ -36,12 +36,13 @@ export function publisher(cache: Cache | undefined, options: { clock: () => numb
   let alerts: AlertEvent[] = [];
   let last = clock();
   let errors = 0;
+  const published = { update: 0, final: 0, revision: 0 };
   return {
     queue(events) {
       if (!cache) return;
       for (const e of events) {
-        if (e.type === "update" || e.type === "final" || e.type === "revision") {
-          const key = `${e.candle.symbol}\u0000${e.candle.interval}\u0000${e.candle.openTime}`;
+        if (isCandleEvent(e)) {
+          const key = windowKey(e.candle);
           candles.delete(key); // re-inserted last, so windows go out in the order they last changed
           candles.set(key, e);
         } else if (e.type === "alert") {
@@ -58,9 +59,12 @@ export function publisher(cache: Cache | undefined, options: { clock: () => numb
       candles = new Map();
       alerts = [];
       try {
-        for (const e of sending) await cache.publish(channels.candles(e.candle.symbol, e.candle.interval), JSON.stringify(e));
-        for (const e of sendingAlerts) await cache.publish(channels.alerts(e.alert.symbol), JSON.stringify(e));
-        await cache.setLatest(sending.map((e) => e.candle));
+        // Issued together, awaited together: a network cache pipelines them on one connection, in order.
+        await Promise.all([
+          ...sending.map((e) => cache.publish(channels.candles(e.candle.symbol, e.candle.interval), JSON.stringify(e)).then(() => void published[e.type]++)),
+          ...sendingAlerts.map((e) => cache.publish(channels.alerts(e.alert.symbol), JSON.stringify(e))),
+          cache.setLatest(sending.map((e) => e.candle)),
+        ]);
       } catch (e) {
         errors++;
         onError(e);
@@ -69,5 +73,6 @@ export function publisher(cache: Cache | undefined, options: { clock: () => numb
     get errors() {
       return errors;
     },
+    published,
   };
 }

@@ -1,10 +1,18 @@
-import { Engine } from "../lib/engine.ts";
-import type { Alert, Candle, EngineEvent, EngineOptions, EngineStats } from "../lib/types.ts";
-import { AdapterError } from "./adapters/errors.ts";
-import type { Cache, CandleStore, TradeLog } from "./adapters/types.ts";
+/**
+ * The processor: log → engine → store (+ cache), one engine per log partition, with an
+ * exactly-once effect on the store. This file is the loop; a partition's own state and
+ * its commit live in `partition.ts`, where a checkpoint resumes in `resume.ts`.
+ */
+import type { EngineEvent, EngineOptions, EngineStats } from "../../lib/types.ts";
+import { AdapterError } from "../adapters/errors.ts";
+import type { Cache, CandleStore, LogRecord, TradeLog } from "../adapters/types.ts";
+import { collect, collectPoison, commitPartition, openPartition, type CommitInfo, type PartitionContext, type PartitionState } from "./partition.ts";
 import { publisher } from "./publisher.ts";
+import type { SourceResume } from "./resume.ts";
+import { sleeper } from "./sleeper.ts";
 
 export { channels } from "./publisher.ts";
+export type { CommitInfo } from "./partition.ts";
 
 /** Options of the processor. Only the ports are required. */
 export interface PipelineOptions {
@@ -20,9 +28,9 @@ export interface PipelineOptions {
   cache?: Cache;
   /** Engine options for partitions without a checkpoint (a checkpoint carries its own). */
   engine?: EngineOptions;
-  /** Checkpoint key prefix; keys are `<name>:<partition>`. Default `candleflow`. */
+  /** Checkpoint key prefix, one per processor group; keys are `<name>:<partition>`. Default `candleflow`. */
   name?: string;
-  /** Partitions to process; default all of the log's. */
+  /** Partitions to process; default the log's assignment (`assigned`), else all of its partitions. */
   partitions?: number[];
   /** Most records per read. Default 1000. */
   batch?: number;
@@ -47,25 +55,13 @@ export interface PipelineOptions {
   idleMs?: number;
   /**
    * Driver state committed with every checkpoint, in its offsets string beside the log
-   * offsets (e.g. where a replayed recording sits in time); read it back with `loadCheckpoint`.
+   * offsets (e.g. where a replayed recording sits in time); read it back with `decodeResume`.
    */
-  checkpointMeta?: () => Record<string, unknown>;
+  checkpointMeta?: () => SourceResume;
   /** Called after each commit. */
   onCommit?: (commit: CommitInfo) => void;
   /** Called with errors the pipeline survives: cache failures and retried adapter errors. */
   onError?: (error: unknown) => void;
-}
-
-/** What one commit wrote. */
-export interface CommitInfo {
-  /** Log partition committed. */
-  partition: number;
-  /** Log offset the partition resumes from after this commit. */
-  offset: number;
-  /** Candle rows written (one per window touched since the last commit). */
-  candles: number;
-  /** Alerts written. */
-  alerts: number;
 }
 
 /** Progress of one partition. */
@@ -102,6 +98,12 @@ export interface PipelineStatus {
   engine: EngineStats;
   /** Cache writes or publishes that failed (the store commit had succeeded). */
   cacheErrors: number;
+  /** Candle events published through the cache, by kind. */
+  published: { update: number; final: number; revision: number };
+  /** Inputs sent to the dead letters: undecodable records and trades the engine refused. */
+  deadLetters: number;
+  /** Partitions dropped because another processor committed them first (a rebalance raced this one). */
+  fenced: number;
   /** The fatal error, when `state` is `failed`. */
   error?: string;
 }
@@ -127,21 +129,6 @@ export interface Pipeline {
 }
 
 
-interface Part {
-  partition: number;
-  key: string;
-  engine: Engine;
-  next: number;
-  committed: number;
-  high: number;
-  /** Latest event per window since the last commit, in first-touch order. */
-  candles: Map<string, Extract<EngineEvent, { candle: Candle }>>;
-  alerts: Alert[];
-  uncommitted: number;
-  dirty: boolean;
-  lastCommit: number;
-}
-
 const ZERO: EngineStats = { trades: 0, rejected: 0, duplicates: 0, late: 0, revisions: 0, finals: 0, alerts: 0, gapsEvicted: 0 };
 
 /**
@@ -151,6 +138,11 @@ const ZERO: EngineStats = { trades: 0, rejected: 0, duplicates: 0, late: 0, revi
  * the store exactly, and re-reading the log reproduces what was lost. Pub/sub and the
  * latest cache are updated after the commit: at least once, possibly repeated after a crash.
  *
+ * On a log shared by a consumer group (`TradeLog.assigned`), the processor follows the
+ * assignment: a partition it gains is restored from its checkpoint, one it loses is
+ * committed if it still can be and dropped. Commits are fenced (see `Checkpoint.previous`),
+ * so two processors that both think they own a partition never interleave its state.
+ *
  * @example
  * const p = pipeline({ log: fileLog({ path, decode: decodeBinanceWs }), store: sqliteStore({ path: "candles.sqlite" }) })
  * await p.start()
@@ -158,21 +150,24 @@ const ZERO: EngineStats = { trades: 0, rejected: 0, duplicates: 0, late: 0, revi
  */
 export function pipeline(options: PipelineOptions): Pipeline {
   const { log, store, cache } = options;
-  const name = options.name ?? "candleflow";
   const batch = options.batch ?? 1000;
   const commitTrades = options.commitTrades ?? 5000;
   const commitMs = options.commitMs ?? 250;
   const clock = options.clock ?? Date.now;
   const idleMs = options.idleMs ?? 50;
   const onError = options.onError ?? (() => {});
+  const ctx: PartitionContext = { log, store, group: options.name ?? "candleflow", engine: options.engine, clock };
   const live = publisher(cache, { clock, everyMs: options.publishMs ?? 20, onError });
-  const parts: Part[] = [];
+  const idle = sleeper();
+  let parts: PartitionState[] = [];
   const samples: [number, number][] = [];
   let state: PipelineStatus["state"] = "new";
   let started: Promise<void> | undefined;
   let queue: Promise<unknown> = Promise.resolve();
   let trades = 0;
   let commits = 0;
+  let deadLetters = 0;
+  let fenced = 0;
   let lastCommitAt: number | undefined;
   let failure: unknown;
   let moved = false;
@@ -190,78 +185,51 @@ export function pipeline(options: PipelineOptions): Pipeline {
     throw e;
   };
 
-  const open = async (partition: number): Promise<Part> => {
-    const key = `${name}:${partition}`;
-    const cp = await store.loadCheckpoint(key);
-    let engine: Engine;
-    let next: number;
-    if (cp) {
-      engine = Engine.restore(cp.bytes);
-      let at: unknown;
-      try {
-        at = (JSON.parse(cp.offsets) as Record<string, unknown>)[String(partition)];
-      } catch {
-        at = undefined;
-      }
-      if (engine.offsets !== cp.offsets || typeof at !== "number" || !Number.isSafeInteger(at)) {
-        throw new AdapterError(store.name, "CORRUPT", `checkpoint ${key}: offsets ${cp.offsets} do not match its snapshot (${engine.offsets})`);
-      }
-      next = at;
-    } else {
-      // Open candles are rendered when they are published or committed, not on every read.
-      engine = new Engine({ ...options.engine, updates: "pull" });
-      next = await log.lowWatermark(partition);
-    }
-    return {
-      partition, key, engine, next, committed: next, high: await log.highWatermark(partition),
-      candles: new Map(), alerts: [], uncommitted: 0, dirty: false, lastCommit: clock(),
-    };
-  };
-
-  const take = (part: Part, events: EngineEvent[]) => {
-    for (const e of events) {
-      if (e.type === "update" || e.type === "final" || e.type === "revision") {
-        const c = e.candle;
-        part.candles.set(`${c.symbol}\u0000${c.interval}\u0000${c.openTime}`, e);
-      } else if (e.type === "alert") {
-        part.alerts.push(e.alert);
-      }
-    }
-    if (events.length > 0) part.dirty = true;
-  };
-
-  const commitPart = async (part: Part) => {
-    const offsets = JSON.stringify({ ...options.checkpointMeta?.(), [part.partition]: part.next });
-    const events = [...part.candles.values()];
-    const candles = events.map((e) => e.candle);
-    const alerts = part.alerts;
-    const checkpoint = { key: part.key, bytes: part.engine.snapshot(offsets), offsets };
-    await store.commit({ candles, alerts, checkpoint });
-    const now = clock();
-    part.candles = new Map();
-    part.alerts = [];
-    part.uncommitted = 0;
-    part.dirty = false;
-    part.committed = part.next;
-    part.lastCommit = now;
-    lastCommitAt = now;
-    commits++;
-    options.onCommit?.({ partition: part.partition, offset: part.next, candles: candles.length, alerts: alerts.length });
+  const feed = (part: PartitionState, events: EngineEvent[], records?: LogRecord[]) => {
+    collect(part, events, records);
+    live.queue(events);
   };
 
   /** The open candles a partition's engine changed since the last pull, for the store and subscribers. */
-  const pull = (part: Part) => {
-    const updates = part.engine.pullUpdates();
-    take(part, updates);
-    live.queue(updates);
+  const pull = (part: PartitionState) => feed(part, part.engine.pullUpdates());
+
+  const commit = async (part: PartitionState) => {
+    pull(part);
+    try {
+      const info = await commitPartition(ctx, part, options.checkpointMeta?.(), clock());
+      lastCommitAt = part.lastCommit;
+      commits++;
+      deadLetters += info.deadLetters;
+      options.onCommit?.(info);
+    } catch (e) {
+      if (!(e instanceof AdapterError && e.code === "CONFLICT" && log.assigned)) throw e;
+      // Another member of the group committed this partition after us: its state is the
+      // newer one. Drop ours, and reopen from its checkpoint if the partition is still ours.
+      parts = parts.filter((p) => p !== part);
+      fenced++;
+      moved = true;
+      onError(e);
+      await follow();
+    }
+  };
+
+  const owned = async () => options.partitions ?? (log.assigned ? await log.assigned() : await log.partitions());
+
+  /** Opens partitions newly owned and drops those no longer owned, committing them first when it still can. */
+  const follow = async () => {
+    const wanted = new Set(await owned());
+    for (const part of parts.filter((p) => !wanted.has(p.partition))) {
+      if (part.dirty || part.candles.size > 0) await commit(part).catch(onError);
+      parts = parts.filter((p) => p !== part);
+    }
+    const have = new Set(parts.map((p) => p.partition));
+    for (const p of [...wanted].sort((a, b) => a - b)) if (!have.has(p)) parts.push(await openPartition(ctx, p));
+    parts.sort((a, b) => a.partition - b.partition);
   };
 
   const ensure = (): Promise<void> => {
     started ??= (async () => {
-      const wanted = options.partitions ?? (await log.partitions());
-      const opened: Part[] = [];
-      for (const p of wanted) opened.push(await open(p));
-      parts.push(...opened);
+      await follow();
       state = "running";
     })().catch((e) => {
       started = undefined;
@@ -272,17 +240,17 @@ export function pipeline(options: PipelineOptions): Pipeline {
   };
 
   const stepOnce = async (): Promise<number> => {
+    if (log.assigned && !options.partitions) await follow();
     let read = 0;
     moved = false;
-    for (const part of parts) {
+    for (const part of [...parts]) {
       const got = await log.read(part.partition, part.next, batch);
       if (got.records.length > 0) {
-        const events = part.engine.ingestMany(got.records.map((r) => r.trade));
-        take(part, events);
-        live.queue(events);
+        feed(part, part.engine.ingestMany(got.records.map((r) => r.trade)), got.records);
         part.uncommitted += got.records.length;
         read += got.records.length;
       }
+      if (got.poison) collectPoison(part, got.poison);
       if (got.next !== part.next) {
         part.dirty = true;
         moved = true;
@@ -290,15 +258,8 @@ export function pipeline(options: PipelineOptions): Pipeline {
       part.next = got.next;
       part.high = await log.highWatermark(part.partition);
       const now = options.eventTime?.();
-      if (now !== undefined) {
-        const events = part.engine.advance(now);
-        take(part, events);
-        live.queue(events);
-      }
-      if (part.dirty && (part.uncommitted >= commitTrades || clock() - part.lastCommit >= commitMs)) {
-        pull(part);
-        await commitPart(part);
-      }
+      if (now !== undefined) feed(part, part.engine.advance(now));
+      if (part.dirty && (part.uncommitted >= commitTrades || clock() - part.lastCommit >= commitMs)) await commit(part);
     }
     trades += read;
     if (read === 0 || caughtUp() || live.due()) {
@@ -316,27 +277,12 @@ export function pipeline(options: PipelineOptions): Pipeline {
   const more = () => moved && !caughtUp();
 
   const commitAll = async () => {
-    for (const part of parts) {
+    for (const part of [...parts]) {
       pull(part);
-      if (part.dirty) await commitPart(part);
+      if (part.dirty) await commit(part);
     }
     await live.flush();
   };
-
-  let waking: (() => void) | undefined;
-  const sleep = (ms: number, signal?: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      waking = done;
-      function done() {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
-        if (waking === done) waking = undefined;
-        resolve();
-      }
-      signal?.addEventListener("abort", done, { once: true });
-    });
 
   // After a fatal error the engines may be ahead of the store; only a fresh start is safe.
   const guarded = <T>(body: () => Promise<T>) =>
@@ -347,47 +293,50 @@ export function pipeline(options: PipelineOptions): Pipeline {
         return await body();
       } catch (e) {
         if (e instanceof AdapterError && e.retryable) throw e;
+        if (e instanceof AdapterError && e.code === "CONFLICT") {
+          return fatal(new AdapterError(e.adapter, "CONFLICT", `${e.message.replace(/^[^:]*: /, "")}; is a second processor running on the same store without a shared log?`, { cause: e }));
+        }
         return fatal(e);
       }
     });
+
+  const drainSteps = async () => {
+    do await stepOnce();
+    while (more());
+  };
 
   const self: Pipeline = {
     start: () => serial(ensure),
     step: () => guarded(stepOnce),
     commit: () => guarded(commitAll),
-    async drain() {
-      await guarded(async () => {
-        do await stepOnce();
-        while (more());
+    drain: () => guarded(async () => {
+      await drainSteps();
+      await commitAll();
+    }),
+    finish: () => guarded(async () => {
+      // A partition fenced while finishing comes back at another member's checkpoint: finish it again.
+      for (let round = 0, before = -1; before !== fenced; round++) {
+        if (round === 5) throw new AdapterError("pipeline", "CONFLICT", "partitions keep moving between processors while finishing");
+        before = fenced;
+        await drainSteps();
+        for (const part of parts) feed(part, part.engine.flush());
         await commitAll();
-      });
-    },
-    async finish() {
-      await guarded(async () => {
-        do await stepOnce();
-        while (more());
-        for (const part of parts) {
-          const events = part.engine.flush();
-          take(part, events);
-          live.queue(events);
-        }
-        await commitAll();
-        state = "done";
-      });
-    },
+      }
+      state = "done";
+    }),
     async run(signal) {
       let backoff = idleMs;
       const retry = async (e: unknown, wait: AbortSignal | undefined) => {
         if (!(e instanceof AdapterError && e.retryable)) throw e;
         onError(e);
-        await sleep(backoff, wait);
+        await idle.sleep(backoff, wait);
         backoff = Math.min(backoff * 2, 30_000);
       };
       while (!signal?.aborted) {
         try {
           const read = await self.step();
           backoff = idleMs;
-          if (read === 0 && caughtUp()) await sleep(idleMs, signal);
+          if (read === 0 && caughtUp()) await idle.sleep(idleMs, signal);
         } catch (e) {
           await retry(e, signal);
         }
@@ -404,9 +353,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
       }
       if (state === "running") state = "stopped";
     },
-    wake() {
-      waking?.();
-    },
+    wake: idle.wake,
     status() {
       const engine = { ...ZERO };
       for (const part of parts) {
@@ -423,7 +370,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
         state, partitions, lag: partitions.reduce((sum, p) => sum + p.lag, 0),
         ...(lastCommitAt === undefined ? {} : { lastCommitAt }),
         commits, trades, tradesPerSecond: span > 0 ? ((last![1] - first![1]) * 1000) / span : 0,
-        engine, cacheErrors: live.errors,
+        engine, cacheErrors: live.errors, published: { ...live.published }, deadLetters, fenced,
         ...(state === "failed" ? { error: failure instanceof Error ? failure.message : String(failure) } : {}),
       };
     },
