@@ -7,15 +7,15 @@
  * every symbol in name order with its watermark, id state and windows. Same state, same
  * bytes: nothing depends on insertion order, and doubles never carry NaN payloads.
  */
-import { toNumber } from "./decimal.ts";
-import type { Series, SymbolState } from "./engine.ts";
-import { CandleflowError } from "./errors.ts";
 import { corrupt, crc32, Reader, Writer } from "./codec.ts";
+import { toNumber, type Sum } from "./decimal.ts";
+import { CandleflowError } from "./errors.ts";
+import { IdTracker } from "./ids.ts";
 import { plainOptions, resolveOptions, type Resolved } from "./options.ts";
 import type { RuleHistory } from "./rules.ts";
-import type { EngineOptions, EngineStats } from "./types.ts";
+import { newSymbol, type SymbolState } from "./state.ts";
+import type { EngineStats } from "./types.ts";
 import { Window } from "./window.ts";
-import type { Sum } from "./decimal.ts";
 
 /** The version this build writes and reads. */
 export const CHECKPOINT_VERSION = 1;
@@ -27,21 +27,13 @@ const STAT_KEYS: (keyof EngineStats)[] = [
 /** Size of the last checkpoint written: the next one is likely close (a buffer-size hint only). */
 let lastSize = 1024;
 
-/** A decoded checkpoint, before it becomes an engine. */
+/** A decoded checkpoint: the state an engine continues from. */
 export interface Checkpoint {
-  options: EngineOptions;
+  options: Resolved;
   offsets: string | undefined;
   stats: EngineStats;
-  symbols: {
-    name: string;
-    maxTs: number;
-    wm: number;
-    idMax: number;
-    idMin: number;
-    idMinTs: number;
-    gaps: number[];
-    series: Pick<Series, "open" | "done" | "lastFinal" | "prevClose" | "history">[];
-  }[];
+  /** In name order; `due` is left for the engine to recompute. */
+  symbols: SymbolState[];
 }
 
 /** Encodes engine state canonically. */
@@ -62,10 +54,11 @@ export function encodeCheckpoint(options: Resolved, stats: EngineStats, symbols:
     w.str(sym.name);
     w.f64(sym.maxTs);
     w.f64(sym.wm);
-    w.uint(sym.ids.max + 1);
-    w.uint(sym.ids.min + 1);
-    w.f64(sym.ids.minTs);
-    const gaps = sym.ids.gaps;
+    const ids = sym.ids.toState();
+    w.uint(ids.max + 1);
+    w.uint(ids.min + 1);
+    w.f64(ids.minTs);
+    const gaps = ids.gaps;
     w.uint(gaps.length / 4);
     for (let i = 0; i < gaps.length; i += 4) {
       w.uint(gaps[i]!);
@@ -109,43 +102,43 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (crc32(bytes, total - 4) !== view.getUint32(total - 4, true)) throw corrupt("checksum mismatch");
 
   const r = new Reader(bytes, 9, total - 4);
-  let options: EngineOptions;
   let resolved: Resolved;
   try {
-    options = JSON.parse(r.str());
-    resolved = resolveOptions(options);
+    resolved = resolveOptions(JSON.parse(r.str()));
   } catch (e) {
     throw corrupt(`options unreadable (${(e as Error).message})`);
   }
   const offsets = r.u8() === 1 ? r.str() : undefined;
   const stats = {} as EngineStats;
   for (const k of STAT_KEYS) stats[k] = r.uint();
-  const symbols: Checkpoint["symbols"] = [];
+  const symbols: SymbolState[] = [];
   const count = r.uint();
   for (let n = 0; n < count; n++) {
     const name = r.str();
     if (symbols.length > 0 && !(symbols[symbols.length - 1]!.name < name)) throw corrupt(`symbols out of order at "${name}"`);
     const maxTs = r.f64();
     const wm = r.f64();
-    const idMax = r.uint() - 1;
-    const idMin = r.uint() - 1;
-    const idMinTs = r.f64();
+    const max = r.uint() - 1;
+    const min = r.uint() - 1;
+    const minTs = r.f64();
     const gaps: number[] = [];
     const gapCount = r.uint();
     for (let g = 0; g < gapCount; g++) gaps.push(r.uint(), r.uint(), r.f64(), r.u8());
-    const series = resolved.intervals.map((label, i) => {
-      const size = resolved.sizes[i]!;
-      const lastFinal = r.opt();
-      const prevClose = r.str();
-      const history = readHistory(r);
-      const open = readWindows(r, name, label, size);
-      const done = readWindows(r, name, label, size);
-      return { lastFinal, prevClose, history, open, done };
-    });
-    symbols.push({ name, maxTs, wm, idMax, idMin, idMinTs, gaps, series });
+    const sym = newSymbol(resolved, name, IdTracker.fromState({ max, min, minTs, gaps }));
+    sym.maxTs = maxTs;
+    sym.wm = wm;
+    for (const s of sym.series) {
+      s.lastFinal = r.opt();
+      s.prevClose = r.str();
+      // What the checkpoint holds wins over what the rules would start with.
+      s.history = readHistory(r);
+      s.open = readWindows(r, name, s.label, s.size);
+      s.done = readWindows(r, name, s.label, s.size);
+    }
+    symbols.push(sym);
   }
   if (!r.done()) throw corrupt("body has bytes left over");
-  return { options, offsets, stats, symbols };
+  return { options: resolved, offsets, stats, symbols };
 }
 
 function writeHistory(w: Writer, h: RuleHistory | null): void {

@@ -169,7 +169,8 @@ export class Sum {
 
   private rescale(e: number): void {
     const k = e - this.scale;
-    this.big *= BIG10[k]!;
+    // Most sums never spill: skip the BigInt multiply (an allocation) when there is nothing to scale.
+    if (this.big !== 0n) this.big *= BIG10[k]!;
     const scaled = k < 23 ? this.small * POW10[k]! : Infinity;
     if (scaled <= MAX) this.small = scaled;
     else {

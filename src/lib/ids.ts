@@ -1,3 +1,11 @@
+/** An {@link IdTracker}'s state as plain data (what a checkpoint stores). */
+export interface IdState {
+  max: number;
+  min: number;
+  minTs: number;
+  gaps: number[];
+}
+
 /**
  * Which trade ids of one symbol have been seen. Exchange ids rise by one per trade, so
  * the state is the highest id plus the ranges below it still missing; an in-order trade
@@ -12,6 +20,21 @@ export class IdTracker {
   minTs = 0;
   /** Missing ranges, ascending, as flat quads: from, to, time of the trade just above it, alerted (0/1). */
   gaps: number[] = [];
+
+  /** The state as plain data; the gap list is shared, not copied. */
+  toState(): IdState {
+    return { max: this.max, min: this.min, minTs: this.minTs, gaps: this.gaps };
+  }
+
+  /** A tracker continuing from `state` (which it takes over). */
+  static fromState(state: IdState): IdTracker {
+    const ids = new IdTracker();
+    ids.max = state.max;
+    ids.min = state.min;
+    ids.minTs = state.minTs;
+    ids.gaps = state.gaps;
+    return ids;
+  }
 
   /**
    * Records `id` and returns true when it is new, false for a duplicate. `ts` is the

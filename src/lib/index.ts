@@ -12,6 +12,7 @@
  * @module
  */
 export { Engine } from "./engine.ts";
+export { TradeBatch, type BatchRejection } from "./batch.ts";
 export { CandleflowError, type ErrorCode } from "./errors.ts";
 export { intervalMs, windowStart } from "./interval.ts";
 export { CHECKPOINT_VERSION } from "./checkpoint.ts";
