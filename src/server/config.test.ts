@@ -18,8 +18,19 @@ describe("loadConfig", () => {
     expect(ok([])).toEqual({
       port: 3000, host: "127.0.0.1", source: "replay", speed: 1, loop: true, db: "data/candleflow.sqlite",
       intervals: ["1m", "5m", "15m", "1h"], commitTrades: 5000, commitMs: 1000, heartbeatMs: 15000, history: 300,
-      rules: DEFAULT_RULES,
+      rules: DEFAULT_RULES, roles: ["ingest", "process", "api"], log: "memory", cache: "memory", store: "sqlite",
+      kafkaBrokers: "127.0.0.1:9092", topic: "candleflow.trades", partitions: 3, group: "candleflow",
+      redisUrl: "redis://127.0.0.1:6379", redisPrefix: "candleflow:", databaseUrl: "postgres://postgres@127.0.0.1:5432/test", pgSchema: "public",
     });
+  });
+
+  test("each port of the local stack is switched on by its server's variable, or by its flag", () => {
+    const env = { KAFKA_BROKERS: "127.0.0.1:9092", REDIS_URL: "redis://127.0.0.1:6379/2", DATABASE_URL: "postgres://u@db:5432/candles" };
+    expect(ok([], env)).toMatchObject({ log: "kafka", cache: "redis", store: "postgres", redisUrl: env.REDIS_URL, databaseUrl: env.DATABASE_URL });
+    expect(ok(["--log", "memory", "--store", "sqlite"], env)).toMatchObject({ log: "memory", cache: "redis", store: "sqlite" });
+    expect(ok(["--log", "kafka", "--roles", "process"])).toMatchObject({ log: "kafka", roles: ["process"] });
+    expect(loadConfig(["--roles", "ingest,api"], {})).toMatchObject({ ok: false, errors: [expect.stringContaining("in-process log needs ingest and process")] });
+    expect(loadConfig(["--log", "kafka", "--kafka-brokers", "nohost"], {})).toMatchObject({ ok: false, errors: [expect.stringContaining("--kafka-brokers")] });
   });
 
   test("variables override defaults and flags override variables", () => {

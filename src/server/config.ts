@@ -12,6 +12,12 @@ import type { RulesConfig } from "../lib/types.ts";
 /** Where trades come from. */
 export const SOURCES = ["replay", "binance", "coinbase", "coingecko"] as const;
 
+/** What one process does: read the source into the log, process the log into candles, serve the API. */
+export const ROLES = ["ingest", "process", "api"] as const;
+
+/** One of {@link ROLES}. */
+export type Role = (typeof ROLES)[number];
+
 /** The validated configuration of a server. */
 export interface Config {
   /** TCP port; 0 picks a free one. */
@@ -41,6 +47,30 @@ export interface Config {
   history: number;
   /** Alert rules of a fresh database. */
   rules: RulesConfig;
+  /** What this process does; the embedded log needs ingest and process together. */
+  roles: Role[];
+  /** Trade log: in-process, or Kafka at `kafkaBrokers`. */
+  log: "memory" | "kafka";
+  /** Latest cache and pub/sub: in-process, or Redis at `redisUrl`. */
+  cache: "memory" | "redis";
+  /** Candle store: SQLite at `db`, or PostgreSQL at `databaseUrl`. */
+  store: "sqlite" | "postgres";
+  /** Kafka bootstrap brokers, `host:port,host:port`. */
+  kafkaBrokers: string;
+  /** Kafka topic of trades. */
+  topic: string;
+  /** Partitions of a trades topic created by candleflow. */
+  partitions: number;
+  /** Processor group: Kafka consumer group and checkpoint key prefix. */
+  group: string;
+  /** Redis URL. */
+  redisUrl: string;
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  redisPrefix: string;
+  /** PostgreSQL URL. */
+  databaseUrl: string;
+  /** PostgreSQL schema of the tables. */
+  pgSchema: string;
 }
 
 /** Alert rules when none are given: tuned so a BTCUSDT replay shows a few of each kind. */
@@ -64,7 +94,18 @@ export const usage = `usage: bun run candleflow serve [options]
   --commit-ms <n>      CANDLEFLOW_COMMIT_MS   ...or every n ms (default 1000)
   --heartbeat-ms <n>   CANDLEFLOW_HEARTBEAT_MS   WebSocket heartbeat (default 15000)
   --history <n>        CANDLEFLOW_HISTORY     candles per WebSocket snapshot (default 300)
-  --rules <json>       CANDLEFLOW_RULES       alert rules of a new database, e.g. {"default":{"whale":{"notional":100000}}}`;
+  --rules <json>       CANDLEFLOW_RULES       alert rules of a new database, e.g. {"default":{"whale":{"notional":100000}}}
+
+The local stack (each port switched on by its variable, or by its flag):
+  --log kafka          KAFKA_BROKERS          trade log in Kafka at these brokers (default log: in-process)
+  --cache redis        REDIS_URL              latest candles and pub/sub in Redis (default: in-process)
+  --store postgres     DATABASE_URL           candles in PostgreSQL, a Timescale hypertable when the extension exists (default: SQLite --db)
+  --roles <a,b>        CANDLEFLOW_ROLES       ingest,process,api (default all three); with Kafka, run them as separate processes
+  --topic <name>       CANDLEFLOW_TOPIC       Kafka topic of trades (default candleflow.trades)
+  --partitions <n>     CANDLEFLOW_PARTITIONS  partitions of a topic candleflow creates (default 3)
+  --group <name>       CANDLEFLOW_GROUP       processor group: Kafka consumer group and checkpoint keys (default candleflow)
+  --redis-prefix <p>   CANDLEFLOW_REDIS_PREFIX  prefix of Redis keys and channels (default candleflow:)
+  --pg-schema <name>   CANDLEFLOW_PG_SCHEMA   PostgreSQL schema (default public)`;
 
 const int = (min: number, max: number) =>
   z.string().trim().regex(/^-?[0-9]+$/, "expected an integer").transform(Number).pipe(z.number().int().min(min).max(max));
@@ -109,6 +150,18 @@ const FIELDS = {
   heartbeatMs: { flag: "heartbeat-ms", env: "CANDLEFLOW_HEARTBEAT_MS", schema: int(100, 600_000), fallback: "15000" },
   history: { flag: "history", env: "CANDLEFLOW_HISTORY", schema: int(1, 5000), fallback: "300" },
   rules: { flag: "rules", env: "CANDLEFLOW_RULES", schema: rules, fallback: undefined },
+  roles: { flag: "roles", env: "CANDLEFLOW_ROLES", schema: list(z.enum(ROLES)), fallback: ROLES.join(",") },
+  log: { flag: "log", env: "CANDLEFLOW_LOG", schema: z.enum(["memory", "kafka"]), fallback: undefined },
+  cache: { flag: "cache", env: "CANDLEFLOW_CACHE", schema: z.enum(["memory", "redis"]), fallback: undefined },
+  store: { flag: "store", env: "CANDLEFLOW_STORE", schema: z.enum(["sqlite", "postgres"]), fallback: undefined },
+  kafkaBrokers: { flag: "kafka-brokers", env: "KAFKA_BROKERS", schema: z.string().trim().regex(/^[^,\s]+:[0-9]+(,[^,\s]+:[0-9]+)*$/, "expected host:port[,host:port]"), fallback: "127.0.0.1:9092" },
+  topic: { flag: "topic", env: "CANDLEFLOW_TOPIC", schema: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, "Kafka topic names are letters, digits, . _ -"), fallback: "candleflow.trades" },
+  partitions: { flag: "partitions", env: "CANDLEFLOW_PARTITIONS", schema: int(1, 1000), fallback: "3" },
+  group: { flag: "group", env: "CANDLEFLOW_GROUP", schema: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, "letters, digits, . _ -"), fallback: "candleflow" },
+  redisUrl: { flag: "redis-url", env: "REDIS_URL", schema: z.url({ protocol: /^rediss?$/ }), fallback: "redis://127.0.0.1:6379" },
+  redisPrefix: { flag: "redis-prefix", env: "CANDLEFLOW_REDIS_PREFIX", schema: z.string().max(100), fallback: "candleflow:" },
+  databaseUrl: { flag: "database-url", env: "DATABASE_URL", schema: z.url({ protocol: /^postgres(ql)?$/ }), fallback: "postgres://postgres@127.0.0.1:5432/test" },
+  pgSchema: { flag: "pg-schema", env: "CANDLEFLOW_PG_SCHEMA", schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "lower-case letters, digits, _"), fallback: "public" },
 } satisfies Record<keyof Config, { flag: string; env: string; schema: z.ZodType; fallback: string | undefined }>;
 
 /** What {@link loadConfig} answers: a config, the help request, or every problem found. */
@@ -140,6 +193,14 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     const parsed = (field.schema as z.ZodType).safeParse(raw);
     if (parsed.success) config[key] = parsed.data;
     else errors.push(`${from} ${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+  }
+  // A port whose server is named in the environment is on unless its flag says otherwise.
+  config.log ??= env.KAFKA_BROKERS ? "kafka" : "memory";
+  config.cache ??= env.REDIS_URL ? "redis" : "memory";
+  config.store ??= env.DATABASE_URL ? "postgres" : "sqlite";
+  const roles = config.roles as Role[] | undefined;
+  if (config.log === "memory" && roles && roles.includes("ingest") !== roles.includes("process")) {
+    errors.push(`--roles ${roles.join(",")}: the in-process log needs ingest and process in one process (use --log kafka to split them)`);
   }
   if (errors.length > 0) return { ok: false, errors };
   config.rules ??= DEFAULT_RULES;

@@ -36,6 +36,8 @@ export interface MetricsSample {
   checkpointAgeSeconds: number;
   /** Checkpoint commits. */
   commits: number;
+  /** Inputs refused and sent to the dead letters (undecodable records, invalid trades). */
+  deadLetters?: number;
   /** Per dependency: 1 when its health is ok, 0 when not. */
   up?: Record<string, boolean>;
 }
@@ -77,6 +79,7 @@ export function exposition(s: MetricsSample): string {
     family("candleflow_lag_records", "gauge", "Log records not yet processed.", one(s.lagRecords)),
     family("candleflow_checkpoint_age_seconds", "gauge", "Seconds since the last checkpoint commit.", one(s.checkpointAgeSeconds)),
     family("candleflow_commits_total", "counter", "Checkpoint commits.", one(s.commits)),
+    family("candleflow_dead_letters_total", "counter", "Inputs refused and sent to the dead letters.", one(s.deadLetters ?? 0)),
     ...(s.up ? [family("candleflow_up", "gauge", "1 when the dependency is healthy.",
       Object.entries(s.up).map(([dependency, ok]) => [{ dependency }, ok ? 1 : 0]))] : []),
   ].join("\n") + "\n";

@@ -6,6 +6,8 @@ import type { Health, LogBatch, LogRecord, TradeLog } from "./types.ts";
 export interface MemoryLogOptions {
   /** Number of partitions; trades are spread by symbol. Default 1. */
   partitions?: number;
+  /** Offset of the first record of every partition: a restarted process continues the offsets it had. Default 0. */
+  firstOffset?: number;
   /** Most records kept per partition; older ones are dropped and reading them fails. Default 1 000 000. */
   retention?: number;
 }
@@ -33,7 +35,9 @@ export function memoryLog(options: MemoryLogOptions = {}): TradeLog {
   if (!Number.isSafeInteger(count) || count < 1) throw new AdapterError(name, "INVALID_ARGUMENT", "partitions must be a positive integer");
   if (!Number.isSafeInteger(retention) || retention < 1) throw new AdapterError(name, "INVALID_ARGUMENT", "retention must be a positive integer");
   // records[i] has offset base + i; offsets below base + start were dropped by retention.
-  const parts = Array.from({ length: count }, () => ({ base: 0, start: 0, records: [] as Trade[] }));
+  const first = options.firstOffset ?? 0;
+  if (!Number.isSafeInteger(first) || first < 0) throw new AdapterError(name, "INVALID_ARGUMENT", "firstOffset must be a non-negative integer");
+  const parts = Array.from({ length: count }, () => ({ base: first, start: 0, records: [] as Trade[] }));
   let closed = false;
 
   const partition = (p: number) => {

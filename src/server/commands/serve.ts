@@ -4,8 +4,11 @@ import { listen } from "../runtime/bun.ts";
 import { startServer } from "../server.ts";
 import { defaultReplayFile } from "../sources/replay.ts";
 
+/** A URL without its password, for logs. */
+const redacted = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+
 /** One line for `candleflow --help`. */
-export const summary = "run the server: replay or live trades → candles in SQLite, REST API, WebSocket and page";
+export const summary = "run the server: replay or live trades → candles (SQLite, or Kafka + Redis + PostgreSQL), REST API, WebSocket and page";
 
 export { usage };
 
@@ -51,7 +54,11 @@ export async function run(argv: string[]): Promise<number> {
     ? `replaying ${config.file ?? defaultReplayFile()} at ${config.speed === 0 ? "full speed" : `${config.speed}×`}${config.loop ? ", looping" : ""}`
     : `live from ${config.source}`;
   console.log(`candleflow listening on ${url.href}`);
-  console.log(`  ${what}; intervals ${running.intervals.join(",")}; store ${config.db}${running.resumedAt > 0 ? ` (resumed at offset ${running.resumedAt})` : ""}`);
+  const store = config.store === "postgres" ? `postgres ${redacted(config.databaseUrl)} (schema ${config.pgSchema})` : config.db;
+  const log = config.log === "kafka" ? `kafka ${config.kafkaBrokers} topic ${config.topic}, group ${config.group}` : "in-process";
+  const roles = config.roles.length === 3 ? "" : `roles ${config.roles.join(",")}; `;
+  console.log(`  ${roles}${config.roles.includes("ingest") ? `${what}; ` : ""}intervals ${running.intervals.join(",")}; store ${store}${running.resumedAt > 0 ? ` (resumed at offset ${running.resumedAt})` : ""}`);
+  console.log(`  log ${log}; cache ${config.cache === "redis" ? `redis ${redacted(config.redisUrl)}` : "in-process"}`);
   for (const note of running.notes) console.log(`  note: ${note}`);
 
   await new Promise<void>((resolve) => {

@@ -126,6 +126,8 @@ export interface Pipeline {
   wake(): void;
   /** Current health and metrics. */
   status(): PipelineStatus;
+  /** Symbols of the trades the engines accepted, sorted (never raw input that failed validation). */
+  symbols(): string[];
 }
 
 
@@ -354,6 +356,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
       if (state === "running") state = "stopped";
     },
     wake: idle.wake,
+    symbols: () => [...new Set(parts.flatMap((p) => Object.keys(p.engine.positions())))].sort(),
     status() {
       const engine = { ...ZERO };
       for (const part of parts) {
