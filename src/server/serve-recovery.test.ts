@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { mulberry32 as random } from "./testing/random.ts";
+import { embeddedEnv } from "./testing/servers.ts";
 
 // SIGKILL the real `serve` command at seeded random moments of a replay, restart it on the same
 // SQLite file until the recording is through, and require the candles and alerts of an
@@ -55,7 +56,7 @@ async function serve(db: string): Promise<Server> {
   const child = Bun.spawn(
     ["bun", "run", "--preload", PIN, CLI, "serve", "--port", "0", "--db", db, "--file", FILE, "--speed", SPEED, "--no-loop",
       "--commit-trades", "100", "--commit-ms", "40"],
-    { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: embeddedEnv() },
   );
   children.add(child);
   const reader = child.stdout.getReader();

@@ -10,6 +10,7 @@ import { channels } from "./pipeline/publisher.ts";
 import { listen, type Listening } from "./runtime/bun.ts";
 import { startServer, type Parts, type Running } from "./server.ts";
 import { until } from "./testing/wait.ts";
+import { embeddedEnv } from "./testing/servers.ts";
 
 // Real servers on port 0 replaying the project's own 30-minute, three-symbol recording.
 const ROOT = join(import.meta.dir, "../..");
@@ -294,7 +295,7 @@ describe("slow WebSocket clients", () => {
 describe("serve end to end", () => {
   test("`serve --port 0` in a subprocess prints its URL within seconds, serves health and /ws, and stops cleanly on SIGTERM", async () => {
     const child = Bun.spawn(["bun", "run", join(ROOT, "src/server/cli.ts"), "serve", "--port", "0", "--db", join(dir, "sub.sqlite")], {
-      cwd: ROOT, stdout: "pipe", stderr: "pipe",
+      cwd: ROOT, stdout: "pipe", stderr: "pipe", env: embeddedEnv(),
     });
     try {
       const reader = child.stdout.getReader();
@@ -323,7 +324,7 @@ describe("serve end to end", () => {
 
   test("a bad flag or variable stops it with exit code 2 and names it", async () => {
     const child = Bun.spawn(["bun", "run", join(ROOT, "src/server/cli.ts"), "serve", "--port", "http"], {
-      cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, CANDLEFLOW_SPEED: "fast" },
+      cwd: ROOT, stdout: "pipe", stderr: "pipe", env: embeddedEnv({ CANDLEFLOW_SPEED: "fast" }),
     });
     expect(await child.exited).toBe(2);
     const err = await new Response(child.stderr).text();

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { embeddedEnv } from "../server/testing/servers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -31,7 +32,7 @@ interface Server {
 async function serve(args: string[]): Promise<Server> {
   const proc = Bun.spawn(["bun", "run", "src/server/cli.ts", "serve", "--db", ":memory:", "--speed", "50", ...args], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: "production" },
+    env: embeddedEnv({ NODE_ENV: "production" }),
     stdout: "pipe",
     stderr: "inherit",
   });

@@ -54,3 +54,16 @@ export async function available(what: string, address: string, defaultPort: numb
   console.warn(`[skip] ${message}: its integration tests are skipped`);
   return false;
 }
+
+/** Variables that move a spawned `serve` off the embedded defaults. */
+const STACK_VARIABLES = ["KAFKA_BROKERS", "REDIS_URL", "DATABASE_URL", "CANDLEFLOW_LOG", "CANDLEFLOW_CACHE", "CANDLEFLOW_STORE", "CANDLEFLOW_ROLES"];
+
+/**
+ * This process's environment without the local-stack variables, plus `extra`: for tests
+ * that spawn the server on its embedded defaults even when CI has the stack's servers up.
+ */
+export function embeddedEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !STACK_VARIABLES.includes(k)) env[k] = v;
+  return { ...env, ...extra };
+}
