@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { Admin, Consumer, Producer, stringSerializers } from "@platformatic/kafka";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { available, servers } from "../testing/servers.ts";
 import { describeLog, trades } from "./conformance.ts";
@@ -10,6 +11,9 @@ import type { TradeLog } from "./types.ts";
 const up = await available("kafka", servers.kafka, 9092);
 const brokers = servers.kafka;
 const admin = () => new Admin({ clientId: "candleflow-test", bootstrapBrokers: brokers.split(",") });
+const root = join(import.meta.dir, "..", "..", "..");
+// The restart test needs the broker of scripts/kafka (it stops and starts it), not one run elsewhere.
+const ours = existsSync(join(root, ".kafka", "kafka.pid")) && !process.env.KAFKA_BROKERS;
 const unique = () => `candleflow.test.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
 
 /** Deletes the topics a test made (the trades topic and whatever the adapter put beside it). */
@@ -200,6 +204,55 @@ describe.skipIf(!up)("kafka log", () => {
       await survivor.close();
     }
   }, 90_000);
+});
+
+describe.skipIf(!up || !ours)("kafka log across a broker restart", () => {
+  const script = (name: string) => {
+    const run = Bun.spawnSync(["bash", join(root, "scripts", "kafka", name)], { stdout: "pipe", stderr: "pipe" });
+    if (run.exitCode !== 0) throw new Error(`${name}: ${run.stderr.toString()}`);
+  };
+  /** Retries a call while the broker warms up (UNAVAILABLE), for at most `ms`. */
+  const settle = async <T>(ms: number, call: () => Promise<T>): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      try {
+        return await call();
+      } catch (e) {
+        if (!(e instanceof AdapterError) || e.code !== "UNAVAILABLE" || Date.now() > deadline) throw e;
+        await Bun.sleep(250);
+      }
+    }
+  };
+
+  test("producer and reader recover by themselves on their next calls; no trade lost or doubled", async () => {
+    const f = fresh({ partitions: 2 });
+    try {
+      const before = trades(300);
+      await f.log.append(before);
+      const seen: number[] = [];
+      const at = new Map<number, number>();
+      for (const p of await f.log.partitions()) {
+        const batch = await f.log.read(p, 0, 40);
+        seen.push(...batch.records.map((r) => r.trade.id));
+        at.set(p, batch.next);
+      }
+      script("stop.sh");
+      try {
+        const down = await f.log.append(trades(1)).catch((e) => e);
+        expect([down.code, down.retryable]).toEqual(["UNAVAILABLE", true]);
+        expect((await f.log.health()).ok).toBe(false);
+      } finally {
+        script("start.sh");
+      }
+      const after = trades(200).map((t) => ({ ...t, id: t.id + 10_000 }));
+      await settle(20_000, () => f.log.append(after));
+      for (const [p, from] of at) seen.push(...(await settle(20_000, () => drain(f.log, p, from))).records.map((r) => r.trade.id));
+      expect(seen.sort((a, b) => a - b)).toEqual([...before, ...after].map((t) => t.id));
+      expect((await f.log.health()).ok).toBe(true);
+    } finally {
+      await f.dispose();
+    }
+  }, 120_000);
 });
 
 // Utils.toPositive(Utils.murmur2(key)) % 3, computed with the Java client (kafka-clients 4.4.0).
