@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
-import type { Alert, Candle } from "../../lib/types.ts";
 import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./check.ts";
 import { AdapterError } from "./errors.ts";
+import { type AlertRow, CANDLE_COLUMNS as COLUMNS, type CandleRow, toAlert, toCandle, upsertGuard } from "./sql.ts";
 import type { CandleStore, Checkpoint, Health } from "./types.ts";
 
 /** Options of the SQLite store. */
@@ -33,38 +33,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (key TEXT PRIMARY KEY, bytes BLOB NOT NUL
 
 const UPSERT = `
 INSERT INTO candles VALUES ($symbol, $interval, $openTime, $open, $high, $low, $close, $volume, $quoteVolume,
-  $trades, $takerBuyVolume, $takerBuyQuoteVolume, $vwap, $rev, $final)
-ON CONFLICT (symbol, "interval", open_time) DO UPDATE SET
-  open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
-  volume = excluded.volume, quote_volume = excluded.quote_volume, trades = excluded.trades,
-  taker_buy_volume = excluded.taker_buy_volume, taker_buy_quote_volume = excluded.taker_buy_quote_volume,
-  vwap = excluded.vwap, rev = excluded.rev, final = excluded.final
-WHERE CASE WHEN candles.final THEN excluded.final AND excluded.rev > candles.rev
-           ELSE excluded.final OR excluded.trades >= candles.trades END`;
-
-const COLUMNS = `symbol, "interval", open_time, open, high, low, close, volume, quote_volume, trades,
-  taker_buy_volume, taker_buy_quote_volume, vwap, rev, final`;
-
-interface CandleRow {
-  symbol: string; interval: string; open_time: number; open: string; high: string; low: string; close: string;
-  volume: string; quote_volume: string; trades: number; taker_buy_volume: string; taker_buy_quote_volume: string;
-  vwap: string; rev: number; final: number;
-}
-
-interface AlertRow {
-  id: string; rule: Alert["rule"]; symbol: string; interval: string | null; ts: number; value: number; threshold: number; message: string;
-}
-
-const toCandle = (r: CandleRow): Candle => ({
-  symbol: r.symbol, interval: r.interval, openTime: r.open_time, open: r.open, high: r.high, low: r.low, close: r.close,
-  volume: r.volume, quoteVolume: r.quote_volume, trades: r.trades, takerBuyVolume: r.taker_buy_volume,
-  takerBuyQuoteVolume: r.taker_buy_quote_volume, vwap: r.vwap, rev: r.rev, final: r.final !== 0,
-});
-
-const toAlert = (r: AlertRow): Alert => ({
-  id: r.id, rule: r.rule, symbol: r.symbol, ...(r.interval === null ? {} : { interval: r.interval }),
-  ts: r.ts, value: r.value, threshold: r.threshold, message: r.message,
-});
+  $trades, $takerBuyVolume, $takerBuyQuoteVolume, $vwap, $rev, $final)${upsertGuard("candles")}`;
 
 /**
  * `CandleStore` on a SQLite file through `bun:sqlite`, in WAL mode: readers never block the
@@ -169,7 +138,7 @@ export function sqliteStore(options: SqliteOptions): CandleStore {
         d.query(`SELECT ${COLUMNS} FROM candles WHERE symbol = ? AND "interval" = ? AND open_time >= ? AND open_time < ?
           ORDER BY open_time LIMIT ?`).all(symbol, interval, from, to, limit + 1) as CandleRow[]);
       const page = rows.slice(0, limit).map(toCandle);
-      return rows.length > limit ? { candles: page, cursor: cursorAt(rows[limit]!.open_time) } : { candles: page };
+      return rows.length > limit ? { candles: page, cursor: cursorAt(Number(rows[limit]!.open_time)) } : { candles: page };
     },
     async latest(symbol, interval) {
       const row = run("reading latest", (d) =>
