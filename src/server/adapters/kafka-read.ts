@@ -70,7 +70,7 @@ interface Buffered {
 export function reader(ctx: ReaderContext) {
   const buffers = new Map<number, Buffered>();
   const marks = new Map<number, { high: number; low: number; at: number }>();
-  let prefetch: { partition: number; from: number; done: Promise<Buffered> } | undefined;
+  const prefetches = new Map<number, { from: number; done: Promise<Buffered> }>();
   // One fetch at a time: the client keeps one incremental fetch session per broker (KIP-227),
   // and concurrent fetches through it fight over the session epoch.
   let queue: Promise<unknown> = Promise.resolve();
@@ -133,9 +133,9 @@ export function reader(ctx: ReaderContext) {
   const buffered = async (partition: number, from: number): Promise<Buffered> => {
     const held = buffers.get(partition);
     if (held && held.at === from) return held;
-    const ahead = prefetch;
-    if (ahead && ahead.partition === partition && ahead.from === from) {
-      prefetch = undefined;
+    const ahead = prefetches.get(partition);
+    prefetches.delete(partition);
+    if (ahead && ahead.from === from) {
       const got = await ahead.done.catch(() => undefined);
       if (got) return got;
     }
@@ -161,10 +161,10 @@ export function reader(ctx: ReaderContext) {
         // Bring the next range while the caller processes this one; only when more is known
         // to be there, since a fetch at the end waits up to maxWaitMs.
         const high = marks.get(partition)?.high ?? 0;
-        if (next < high && !prefetch) {
+        if (next < high) {
           const done = fetchAt(partition, next);
           done.catch(() => {});
-          prefetch = { partition, from: next, done };
+          prefetches.set(partition, { from: next, done });
         }
       } else {
         buf.at = next;
@@ -179,7 +179,7 @@ export function reader(ctx: ReaderContext) {
       marks.clear();
       if (all) {
         buffers.clear();
-        prefetch = undefined;
+        prefetches.clear();
       }
     },
     /** Resolves once no fetch is running. */
