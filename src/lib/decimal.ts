@@ -89,8 +89,25 @@ export function formatScaled(value: bigint, scale: number): string {
   return neg ? `-${digits}` : digits;
 }
 
+// Rendered candles repeat the same few prices (open, high, low, close of every update):
+// a small direct-mapped table of recent renders skips the number-to-string conversion.
+const MEMO = 2048;
+const memoM = new Float64Array(MEMO).fill(-1);
+const memoE = new Uint8Array(MEMO);
+const memoS: string[] = new Array<string>(MEMO).fill("");
+
 /** Renders a parsed mantissa and scale canonically (no BigInt: mantissas are exact doubles). */
 export function formatDecimal(m: number, e: number): string {
+  const slot = ((m % 1_000_003) * 31 + e) & (MEMO - 1);
+  if (memoM[slot] === m && memoE[slot] === e) return memoS[slot]!;
+  const text = render(m, e);
+  memoM[slot] = m;
+  memoE[slot] = e;
+  memoS[slot] = text;
+  return text;
+}
+
+function render(m: number, e: number): string {
   if (m === 0) return "0";
   let digits = String(m);
   if (e === 0) return digits;
