@@ -63,6 +63,8 @@ export interface Config {
   partitions: number;
   /** Processor group: Kafka consumer group and checkpoint key prefix. */
   group: string;
+  /** Kafka group session timeout, ms: a processor silent this long loses its partitions to the others. */
+  kafkaSessionMs: number;
   /** Redis URL. */
   redisUrl: string;
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
@@ -101,9 +103,10 @@ The local stack (each port switched on by its variable, or by its flag):
   --cache redis        REDIS_URL              latest candles and pub/sub in Redis (default: in-process)
   --store postgres     DATABASE_URL           candles in PostgreSQL, a Timescale hypertable when the extension exists (default: SQLite --db)
   --roles <a,b>        CANDLEFLOW_ROLES       ingest,process,api (default all three); with Kafka, run them as separate processes
-  --topic <name>       CANDLEFLOW_TOPIC       Kafka topic of trades (default candleflow.trades)
+  --topic <name>       CANDLEFLOW_TOPIC       Kafka topic of trades (default candleflow.trades; alerts on <topic>.alerts, refused input on <topic>.dlq)
   --partitions <n>     CANDLEFLOW_PARTITIONS  partitions of a topic candleflow creates (default 3)
   --group <name>       CANDLEFLOW_GROUP       processor group: Kafka consumer group and checkpoint keys (default candleflow)
+  --kafka-session-ms <n>  CANDLEFLOW_KAFKA_SESSION_MS  a processor silent this long loses its partitions (default 10000)
   --redis-prefix <p>   CANDLEFLOW_REDIS_PREFIX  prefix of Redis keys and channels (default candleflow:)
   --pg-schema <name>   CANDLEFLOW_PG_SCHEMA   PostgreSQL schema (default public)`;
 
@@ -158,6 +161,7 @@ const FIELDS = {
   topic: { flag: "topic", env: "CANDLEFLOW_TOPIC", schema: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, "Kafka topic names are letters, digits, . _ -"), fallback: "candleflow.trades" },
   partitions: { flag: "partitions", env: "CANDLEFLOW_PARTITIONS", schema: int(1, 1000), fallback: "3" },
   group: { flag: "group", env: "CANDLEFLOW_GROUP", schema: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, "letters, digits, . _ -"), fallback: "candleflow" },
+  kafkaSessionMs: { flag: "kafka-session-ms", env: "CANDLEFLOW_KAFKA_SESSION_MS", schema: int(1000, 300_000), fallback: "10000" },
   redisUrl: { flag: "redis-url", env: "REDIS_URL", schema: z.url({ protocol: /^rediss?$/ }), fallback: "redis://127.0.0.1:6379" },
   redisPrefix: { flag: "redis-prefix", env: "CANDLEFLOW_REDIS_PREFIX", schema: z.string().max(100), fallback: "candleflow:" },
   databaseUrl: { flag: "database-url", env: "DATABASE_URL", schema: z.url({ protocol: /^postgres(ql)?$/ }), fallback: "postgres://postgres@127.0.0.1:5432/test" },

@@ -44,8 +44,8 @@ export async function openLog(config: Config, firstOffset: number): Promise<Trad
   if (config.log === "kafka") {
     const { kafkaLog } = await import("./adapters/kafka.ts");
     return kafkaLog({
-      brokers: config.kafkaBrokers.split(","), topic: config.topic, partitions: config.partitions,
-      ...(config.roles.includes("process") ? { group: config.group } : {}),
+      brokers: config.kafkaBrokers, topic: config.topic, alertsTopic: `${config.topic}.alerts`, partitions: config.partitions,
+      ...(config.roles.includes("process") ? { groupId: config.group, sessionTimeoutMs: config.kafkaSessionMs } : {}),
       clientId: `candleflow-${config.roles.join("-")}`,
     });
   }

@@ -4,7 +4,7 @@
  * which of the three roles (ingest, process, api) run here is the configuration's.
  * Runtime-free: `runtime/bun.ts` puts it on a socket.
  */
-import type { Hono } from "hono";
+import { Hono } from "hono";
 import { Engine } from "../lib/engine.ts";
 import type { Cache, CandleStore, Health, TradeLog } from "./adapters/types.ts";
 import { createApp } from "./app.ts";
@@ -58,6 +58,13 @@ function sourceHealth(source: Source, run: { state: "running" | "ended" | "faile
   const ok = run.state === "ended" || (run.state === "running" && s.connected);
   const detail = run.state === "failed" ? run.error : run.state === "ended" ? "input ended" : s.connected ? undefined : s.lastError ?? "connecting";
   return { adapter: source.name, ok, ...(detail ? { detail } : {}) };
+}
+
+/** The app of a process without the api role: only its own /health and /metrics, for probes and its operator. */
+function probesOnly(app: Hono): Hono {
+  return new Hono().all("*", (c) => /^\/api\/v1\/(health|metrics)$/.test(c.req.path)
+    ? app.fetch(c.req.raw)
+    : c.json({ error: { code: "NOT_FOUND", message: "this process serves no API (its --roles leave out api)" } }, 404));
 }
 
 /**
@@ -161,7 +168,7 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
   });
 
   return {
-    app, hub, source, processor, intervals, resumedAt: resumed.next0, notes,
+    app: has("api") ? app : probesOnly(app), hub, source, processor, intervals, resumedAt: resumed.next0, notes,
     async stop() {
       stopping = true;
       await source?.stop();

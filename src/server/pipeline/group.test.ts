@@ -117,6 +117,7 @@ describe("processor group", () => {
     await first.start();
     await second.start();
     await first.step();
+    await first.step();
     await expect(second.step()).rejects.toMatchObject({ code: "CONFLICT" });
     expect(second.status().state).toBe("failed");
     expect(second.status().error).toContain("second processor");

@@ -93,6 +93,12 @@ export function collectPoison(part: PartitionState, poison: readonly PoisonRecor
   if (poison.length > 0) part.dirty = true;
 }
 
+/** Whether the store already holds exactly `checkpoint`. */
+async function committedAlready(store: CandleStore, checkpoint: { key: string; bytes: Uint8Array; offsets: string }): Promise<boolean> {
+  const held = await store.loadCheckpoint(checkpoint.key);
+  return held !== undefined && held.offsets === checkpoint.offsets && held.bytes.length === checkpoint.bytes.length && held.bytes.every((b, i) => b === checkpoint.bytes[i]);
+}
+
 /** What one commit wrote. */
 export interface CommitInfo {
   /** Log partition committed. */
@@ -119,7 +125,13 @@ export async function commitPartition(ctx: PartitionContext, part: PartitionStat
   if (letters.length > 0 && ctx.log.deadLetter) await ctx.log.deadLetter(letters);
   if (alerts.length > 0 && ctx.log.appendAlerts) await ctx.log.appendAlerts(alerts);
   const checkpoint = { key: part.key, bytes: part.engine.snapshot(offsets), offsets, previous: part.fence };
-  await ctx.store.commit({ candles, alerts, checkpoint });
+  try {
+    await ctx.store.commit({ candles, alerts, checkpoint });
+  } catch (e) {
+    // A commit whose connection died while committing may have landed: then the stored
+    // checkpoint is this very one, and the retry that lost the fence is our own success.
+    if (!(e instanceof AdapterError && e.code === "CONFLICT") || !(await committedAlready(ctx.store, checkpoint))) throw e;
+  }
   part.candles = new Map();
   part.alerts = [];
   part.letters = [];
