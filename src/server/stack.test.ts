@@ -24,7 +24,15 @@ const up = (await available("kafka", servers.kafka, 9092)) && (await available("
 const INTERVALS = ["1m", "5m", "15m", "1h"];
 const PARTITIONS = 4;
 
-const made: ReturnType<typeof names>[] = [];
+/** One test's topic, schema, group and Redis prefix. */
+interface Names {
+  topic: string;
+  schema: string;
+  group: string;
+  prefix: string;
+}
+
+const made: Names[] = [];
 
 afterAll(async () => {
   await killAll();
@@ -40,14 +48,14 @@ afterAll(async () => {
 });
 
 /** Names of one test's topic, schema, group and Redis prefix, fresh per run. */
-function names() {
+function names(): Names {
   const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const n = { topic: `candleflow.it.${id}`, schema: `it_${id}`, group: `it-${id}`, prefix: `it:${id}:` };
   made.push(n);
   return n;
 }
 
-function stackArgs(n: ReturnType<typeof names>, roles: string, extra: string[] = []): string[] {
+function stackArgs(n: Names, roles: string, extra: string[] = []): string[] {
   return [
     "--roles", roles, "--log", "kafka", "--store", "postgres", "--cache", "redis",
     "--kafka-brokers", servers.kafka, "--database-url", servers.postgres, "--redis-url", servers.redis,

@@ -33,7 +33,8 @@ export async function serve(args: string[], timeoutMs = 20_000): Promise<Served>
   let out = "";
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) out += decoder.decode(chunk, { stream: true });
+    const reader = stream.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) out += decoder.decode(r.value, { stream: true });
   };
   void pump(child.stdout as ReadableStream<Uint8Array>);
   void pump(child.stderr as ReadableStream<Uint8Array>);
