@@ -155,7 +155,16 @@ export function createHub(options: HubOptions): Hub {
         onError(e);
       }
     };
-    feeds.set(channel, { count: 1, off: cache.subscribe(channel, guarded).catch((e) => void onError(e)) });
+    const entry: { count: number; off: Promise<(() => Promise<void>) | undefined> } = { count: 1, off: Promise.resolve(undefined) };
+    // A cache that is down now (Redis restarting) is asked again, backing off, while anyone still wants the channel.
+    const attach = (waitMs: number): Promise<(() => Promise<void>) | undefined> =>
+      cache.subscribe(channel, guarded).catch(async (e) => {
+        onError(e);
+        await new Promise((r) => setTimeout(r, waitMs));
+        return feeds.get(channel) === entry ? attach(Math.min(waitMs * 2, 5000)) : undefined;
+      });
+    entry.off = attach(250);
+    feeds.set(channel, entry);
   };
   const release = (channel: string) => {
     const feed = feeds.get(channel);
