@@ -4,10 +4,13 @@ import { parseArgs } from "node:util";
 import type { Trade } from "../src/lib/types.ts";
 import { ccxtBuilder, toCcxt, type CcxtTrade } from "./bench/ccxt.ts";
 import { loaded, timeCheckpoint } from "./bench/checkpoint.ts";
-import { batches, runCore, type Tally } from "./bench/core.ts";
-import { runDecode, runJsonParse } from "./bench/decode.ts";
+import { batches, columns, CONFIG, runBatch, runCore, type Tally } from "./bench/core.ts";
+import { runCsvBatch, runDecode, runDecodeBatch, runJsonParse, runSplit } from "./bench/decode.ts";
 import { runE2e, type E2eReport } from "./bench/e2e.ts";
-import { market, wsLine } from "./bench/generate.ts";
+import { csvAggRow, market, wsAggLine, wsLine } from "./bench/generate.ts";
+import { limitLoop } from "./bench/limit.ts";
+import { measureMemory } from "./bench/memory.ts";
+import { intervalMs } from "../src/lib/interval.ts";
 import { figure, machine, peakRssMb, ratio, table, writeJson, type Figure } from "./bench/report.ts";
 
 const OPTIONS = {
@@ -116,70 +119,101 @@ export async function run(argv: string[]): Promise<number> {
   log(`generated in ${(genMs / 1000).toFixed(1)} s: ${(gen.spanMs / 3.6e6).toFixed(2)} h of event time, ` +
     `${(gen.outOfOrderShare * 100).toFixed(2)}% out of order`);
 
-  // 1. Core throughput.
-  let input = batches(trades, batchSize);
-  runCore(batches(trades.slice(0, 200_000), batchSize));
+  // 1 and 3. Core throughput: the object API, the batch API, ccxt and a bare typed-array
+  // loop on the same trades, interleaved round by round so load from elsewhere hits all alike.
+  const objects = batches(trades, batchSize);
+  const cols = columns(objects);
+  let groups: CcxtTrade[][] = toCcxt(trades);
+  const build = await ccxtBuilder();
+  const timeframes = ["1m", "5m", "15m"];
+  const sizes = CONFIG.intervals!.map(intervalMs);
+  runCore(objects.slice(0, 50));
+  runBatch(cols.slice(0, 50));
+  limitLoop(cols.slice(0, 50), sizes);
+  build(groups.map((g) => g.slice(0, 50_000)), timeframes);
   const coreRates: number[] = [];
+  const batchRates: number[] = [];
+  const limitRates: number[] = [];
+  const ccxtRates: number[] = [];
   let coreTally: Tally | undefined;
+  let ccxtCandles: Record<string, number> = {};
   for (let r = 0; r < runs; r++) {
     gc();
-    const run = runCore(input);
-    const stats = run.engine.stats();
-    if (stats.trades !== total) log(`warning: engine aggregated ${stats.trades} of ${total} trades`);
+    const run = runCore(objects);
+    if (run.engine.stats().trades !== total) log(`warning: engine aggregated ${run.engine.stats().trades} of ${total} trades`);
     coreTally ??= run.tally;
     coreRates.push((total / run.ms) * 1000);
-    log(`core run ${r + 1}/${runs}: ${(run.ms / 1000).toFixed(2)} s`);
+    gc();
+    const batched = runBatch(cols);
+    if (JSON.stringify(batched.tally) !== JSON.stringify(run.tally)) log("warning: the batch API emitted other events than the object API");
+    batchRates.push((total / batched.ms) * 1000);
+    gc();
+    t0 = performance.now();
+    limitLoop(cols, sizes);
+    limitRates.push((total / (performance.now() - t0)) * 1000);
+    gc();
+    t0 = performance.now();
+    ccxtCandles = build(groups, timeframes);
+    const ccxtMs = performance.now() - t0;
+    ccxtRates.push((total / ccxtMs) * 1000);
+    log(`core round ${r + 1}/${runs}: objects ${(run.ms / 1000).toFixed(2)} s, batch ${(batched.ms / 1000).toFixed(2)} s, ccxt ${(ccxtMs / 1000).toFixed(2)} s`);
   }
-  input = [];
+  objects.length = 0;
+  cols.length = 0;
+  groups = [];
 
-  // Build the inputs of sections 2 and 3, then let the trades go: holding all three at
-  // once would double the peak memory.
+  // Build the inputs of section 2, then let the trades go: holding everything at once
+  // would double the peak memory. Every other symbol streams @aggTrade, the rest @trade.
   let maxTs = 0;
   const lines = trades.slice(0, lineCount).map((t) => {
     maxTs = Math.max(maxTs, t.ts);
     // Event time is when the exchange sent it: a late trade is sent late.
-    return wsLine(t, maxTs + (t.id % 3));
+    return gen.symbols.indexOf(t.symbol) % 2 === 1 ? wsAggLine(t, maxTs + (t.id % 3), 1 + (t.id % 3)) : wsLine(t, maxTs + (t.id % 3));
   });
+  const rows = trades.slice(0, lineCount).map((t) => csvAggRow(t, 1 + (t.id % 3)));
+  const rowSymbols = trades.slice(0, lineCount).map((t) => t.symbol);
   for (const line of lines) line.charCodeAt(0);
-  let groups: CcxtTrade[][] = toCcxt(trades);
   gen.trades = [];
   trades = [];
 
-  // 2. Decode + core from raw WebSocket lines, next to bare JSON.parse of the same lines.
+  // 2. Decode + core from raw lines (objects, then straight into batches), next to bare
+  // JSON.parse of the same lines; CSV rows into batches next to bare split(",").
   gc();
   runDecode(lines.slice(0, 100_000), batchSize);
+  runDecodeBatch(lines.slice(0, 100_000), batchSize);
   runJsonParse(lines.slice(0, 100_000));
+  runCsvBatch(rows.slice(0, 100_000), rowSymbols, batchSize);
+  runSplit(rows.slice(0, 100_000));
   const decodeRates: number[] = [];
+  const decodeBatchRates: number[] = [];
   const parseRates: number[] = [];
+  const csvRates: number[] = [];
+  const splitRates: number[] = [];
   for (let r = 0; r < runs; r++) {
     gc();
     const run = runDecode(lines, batchSize);
     if (run.engine.stats().trades !== lineCount) log(`warning: decode run aggregated ${run.engine.stats().trades} of ${lineCount}`);
     decodeRates.push((lineCount / run.ms) * 1000);
     gc();
+    const batched = runDecodeBatch(lines, batchSize);
+    if (batched.engine.stats().trades !== lineCount) log(`warning: batch decode run aggregated ${batched.engine.stats().trades} of ${lineCount}`);
+    decodeBatchRates.push((lineCount / batched.ms) * 1000);
+    gc();
     const parsed = runJsonParse(lines);
     parseRates.push((lineCount / parsed.ms) * 1000);
-    log(`decode run ${r + 1}/${runs}: ${(run.ms / 1000).toFixed(2)} s, JSON.parse ${(parsed.ms / 1000).toFixed(2)} s`);
+    gc();
+    const csv = runCsvBatch(rows, rowSymbols, batchSize);
+    if (csv.engine.stats().trades !== lineCount) log(`warning: CSV run aggregated ${csv.engine.stats().trades} of ${lineCount}`);
+    csvRates.push((lineCount / csv.ms) * 1000);
+    gc();
+    const split = runSplit(rows);
+    splitRates.push((lineCount / split.ms) * 1000);
+    log(`decode round ${r + 1}/${runs}: objects ${(run.ms / 1000).toFixed(2)} s, batch ${(batched.ms / 1000).toFixed(2)} s, JSON.parse ${(parsed.ms / 1000).toFixed(2)} s, ` +
+      `CSV ${(csv.ms / 1000).toFixed(2)} s, split ${(split.ms / 1000).toFixed(2)} s`);
   }
   lines.length = 0;
+  rows.length = 0;
   gc();
-
-  // 3. ccxt baseline on the same trades (converted above, outside the timed region).
-  gc();
-  const build = await ccxtBuilder();
-  const timeframes = ["1m", "5m", "15m"];
-  build(groups.map((g) => g.slice(0, 50_000)), timeframes);
-  const ccxtRates: number[] = [];
-  let ccxtCandles: Record<string, number> = {};
-  for (let r = 0; r < runs; r++) {
-    gc();
-    t0 = performance.now();
-    ccxtCandles = build(groups, timeframes);
-    const ms = performance.now() - t0;
-    ccxtRates.push((total / ms) * 1000);
-    log(`ccxt run ${r + 1}/${runs}: ${(ms / 1000).toFixed(2)} s`);
-  }
-  groups = [];
 
   // 4. Snapshot and restore of engines holding open windows.
   const checkpointRuns = Math.max(runs, 9);
@@ -200,25 +234,45 @@ export async function run(argv: string[]): Promise<number> {
     log(`checkpoint at ${symbols} symbols (${state.trades.toLocaleString("en")} trades in): ${timed.bytes.toLocaleString("en")} bytes`);
   }
 
-  const core = figure("1 core (4 intervals, all rules)", "trades/s", coreRates, { target: ">= 10M", goal: (m) => m >= 10e6 });
-  const decode = figure("2 decode + core, WS JSON", "msgs/s", decodeRates);
+  // 5. Memory of open state.
+  const memory = measureMemory(10_000);
+  log(`memory: ${memory.symbols} symbols × ${memory.intervals} intervals hold ${(memory.heapBytes / 2 ** 20).toFixed(1)} MB`);
+
+  const core = figure("1 core, object API (4 intervals, all rules)", "trades/s", coreRates);
+  const batch = figure("1 core, batch API (4 intervals, all rules)", "trades/s", batchRates, { target: ">= 10M", goal: (m) => m >= 10e6 });
+  const limit = figure("1 bare typed-array loop (floats, the limit)", "trades/s", limitRates);
+  const decode = figure("2 WS lines → objects → core", "msgs/s", decodeRates);
+  const decodeBatch = figure("2 WS lines → batch → core", "msgs/s", decodeBatchRates);
   const parse = figure("2 bare JSON.parse", "msgs/s", parseRates);
+  const csv = figure("2 CSV rows → batch → core", "rows/s", csvRates);
+  const split = figure("2 bare split(\",\")", "rows/s", splitRates);
   const ccxt = figure("3 ccxt buildOHLCVC 1m+5m+15m", "trades/s", ccxtRates);
   const figures: Figure[] = [
     core,
+    batch,
+    limit,
+    ratio("1 batch / object API", batch, core, { paired: true }),
     decode,
+    decodeBatch,
     parse,
-    ratio("2 decode+core / JSON.parse", decode, parse, { paired: true, target: ">= 1.5", goal: (m) => m >= 1.5 }),
+    ratio("2 objects decode+core / JSON.parse", decode, parse, { paired: true }),
+    ratio("2 batch decode+core / JSON.parse", decodeBatch, parse, { paired: true, target: ">= 1.5", goal: (m) => m >= 1.5 }),
+    csv,
+    split,
+    ratio("2 CSV decode+core / split", csv, split, { paired: true, target: ">= 1.5", goal: (m) => m >= 1.5 }),
     ccxt,
-    ratio("3 core / ccxt", core, ccxt, { target: ">= 3", goal: (m) => m >= 3 }),
+    ratio("3 object API / ccxt", core, ccxt, { paired: true }),
+    ratio("3 batch API / ccxt", batch, ccxt, { paired: true, target: ">= 3", goal: (m) => m >= 3 }),
     ...checkpoint.map((f) => ({ ...f, name: `4 ${f.name}` })),
+    figure("5 heap, 10k symbols × 4 intervals open", "MB", [memory.heapBytes / 2 ** 20], { target: "< 100", goal: (m) => m < 100 }),
+    figure("5 heap per open symbol × interval", "bytes", [memory.bytesPerSeries]),
   ];
   const peak = peakRssMb();
 
   console.log(`candleflow bench — ${info.cpu}, ${info.cores} cores, ${info.memoryGb} GB, ${info.runtime}, ${info.os}`);
   console.log(`${total.toLocaleString("en")} trades (20 symbols, ${(gen.outOfOrderShare * 100).toFixed(2)}% out of order, ` +
     `generated in ${(genMs / 1000).toFixed(1)} s); ${lineCount.toLocaleString("en")} WS lines; ` +
-    `median of ${runs} runs (checkpoint: ${checkpointRuns}); ratio 2 is run by run, ratio 3 pairs worst and best runs for min/max`);
+    `median of ${runs} interleaved rounds (checkpoint: ${checkpointRuns}); ratios are round by round`);
   console.log(table(figures));
   console.log(`core run events: ${JSON.stringify(coreTally)}; ccxt candles: ${JSON.stringify(ccxtCandles)}; ` +
     `ccxt folds floats, so its volumes are not exact; peak RSS ${peak} MB`);
@@ -227,7 +281,7 @@ export async function run(argv: string[]): Promise<number> {
     machine: info,
     config: { trades: total, symbols: 20, seed, runs, checkpointRuns, batchSize, wsLines: lineCount, outOfOrderShare: gen.outOfOrderShare, eventSpanMs: gen.spanMs, generateMs: genMs },
     figures,
-    checks: { coreEvents: coreTally, ccxtCandles, checkpointState },
+    checks: { coreEvents: coreTally, ccxtCandles, checkpointState, memory },
     notes: [
       "ccxt buildOHLCVC folds JavaScript floats: its volumes drift from exact decimal sums",
       "ccxt input was grouped per symbol and sorted by time before timing; one trade counts once for three timeframes",

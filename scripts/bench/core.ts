@@ -1,4 +1,4 @@
-import { Engine } from "../../src/lib/index.ts";
+import { Engine, TradeBatch } from "../../src/lib/index.ts";
 import type { EngineEvent, EngineOptions, Trade } from "../../src/lib/types.ts";
 
 /** The engine configuration every timed section uses: four intervals, every rule on. */
@@ -61,4 +61,19 @@ export function runCore(input: readonly Trade[][]): Run {
   for (const batch of input) count(engine.ingestMany(batch), t);
   count(engine.flush(), t);
   return { ms: performance.now() - t0, tally: t, engine };
+}
+
+/** Section 1, batch API: the same trades as columns (filled before timing), `ingestBatch` per batch, then `flush`. */
+export function runBatch(input: readonly TradeBatch[]): Run {
+  const engine = new Engine(CONFIG);
+  const t = tally();
+  const t0 = performance.now();
+  for (const batch of input) count(engine.ingestBatch(batch), t);
+  count(engine.flush(), t);
+  return { ms: performance.now() - t0, tally: t, engine };
+}
+
+/** The object batches as columnar batches (not timed: the decoders fill batches directly). */
+export function columns(input: readonly Trade[][]): TradeBatch[] {
+  return input.map((b) => TradeBatch.from(b));
 }

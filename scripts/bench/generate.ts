@@ -214,3 +214,15 @@ export function market(opts: MarketOptions): Market {
 export function wsLine(t: Trade, eventTime: number): string {
   return `{"stream":"${t.symbol.toLowerCase()}@trade","data":{"e":"trade","E":${eventTime},"s":"${t.symbol}","t":${t.id},"p":"${t.price}","q":"${t.qty}","T":${t.ts},"m":${t.side === "sell"},"M":true}}`;
 }
+
+/** One trade as a raw Binance combined-stream spot aggregate trade (`<symbol>@aggTrade`), standing for `count` trades. */
+export function wsAggLine(t: Trade, eventTime: number, count = 1): string {
+  const first = t.id * 4;
+  return `{"stream":"${t.symbol.toLowerCase()}@aggTrade","data":{"e":"aggTrade","E":${eventTime},"s":"${t.symbol}","a":${t.id},"p":"${t.price}","q":"${t.qty}","f":${first},"l":${first + count - 1},"T":${t.ts},"m":${t.side === "sell"},"M":true}}`;
+}
+
+/** One trade as a data.binance.vision aggTrades CSV row (no symbol: files are per symbol). */
+export function csvAggRow(t: Trade, count = 1): string {
+  const first = t.id * 4;
+  return `${t.id},${t.price},${t.qty},${first},${first + count - 1},${t.ts},${t.side === "sell" ? "True" : "False"},True`;
+}

@@ -96,10 +96,10 @@ export class TradeBatch {
   add(symbol: string, id: number, pm: number, pe: number, qm: number, qe: number, ts: number, buy: boolean, count = 1): void {
     const at = normalizeTs(ts);
     if (
-      symbol === this.lastName && Number.isSafeInteger(id) && id >= 0 && at === at &&
+      (symbol === this.lastName || this.index.has(symbol)) && Number.isSafeInteger(id) && id >= 0 && at === at &&
       decimalOk(pm, pe) && decimalOk(qm, qe) && Number.isSafeInteger(count) && count >= 1
     ) {
-      this.row(this.lastIndex, id, at, pm, pe, qm, qe, buy, count);
+      this.row(this.symbolIndex(symbol), id, at, pm, pe, qm, qe, buy, count);
       return;
     }
     // Anything unusual (a new symbol, a bad part) goes the way a trade object goes, for the same verdicts.
