@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import { Engine } from "../lib/engine.ts";
+import { AdapterError } from "./adapters/errors.ts";
 import type { Cache, CandleStore, Health, TradeLog } from "./adapters/types.ts";
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
@@ -104,6 +105,8 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
     processor = pipeline({
       log, store, cache, name: config.group, engine: { intervals, rules: config.rules }, commitTrades: config.commitTrades, commitMs: config.commitMs,
       clock, eventTime: config.source === "replay" ? undefined : clock, onError,
+      // Nothing wakes a processor when another process appends to Kafka: it polls, briefly.
+      idleMs: config.log === "kafka" ? 10 : undefined,
       ...(source ? { checkpointMeta: () => sourceState(source) } : {}),
     });
     await processor.start();
@@ -115,7 +118,19 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
   const run = { state: "running" as "running" | "ended" | "failed", error: "" };
   const feeding = source && log
     ? source.start(async (trades) => {
-      await log.append(wanted ? trades.filter((t) => wanted.has(t.symbol)) : trades);
+      const batch = wanted ? trades.filter((t) => wanted.has(t.symbol)) : trades;
+      // A log that is away for a while (a broker restarting) holds the source up instead of ending it: the
+      // same batch is appended again once it is back. A retry may write it twice; the engine drops duplicates.
+      for (let backoff = 100; ; backoff = Math.min(backoff * 2, 2000)) {
+        try {
+          await log.append(batch);
+          break;
+        } catch (e) {
+          if (stopping || !(e instanceof AdapterError && e.retryable)) throw e;
+          onError(e);
+          await new Promise((r) => setTimeout(r, backoff));
+        }
+      }
       processor?.wake();
       // An in-process log is bounded: the source waits while the processor is far behind. Kafka holds the backlog itself.
       while (!stopping && processor && config.log === "memory" && (await log.highWatermark(0)) - (processor.status().partitions[0]?.offset ?? 0) > MAX_LAG) {
@@ -161,7 +176,7 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
         candles: s?.published ?? { update: 0, final: 0, revision: 0 }, wsClients: h.clients, wsBuffered: h.buffered, wsBadMessages: h.badMessages, wsConflated: h.conflated,
         wsClosed: { slow: h.closedSlow, abusive: h.closedAbusive }, lagRecords: s?.lag ?? 0,
         checkpointAgeSeconds: s?.lastCommitAt === undefined ? Number.NaN : (clock() - s.lastCommitAt) / 1000, commits: s?.commits ?? 0,
-        deadLetters: s?.deadLetters ?? 0,
+        deadLetters: s?.deadLetters ?? 0, ...(s ? { commitMs: s.commitMs } : {}),
         up: { ...(source ? { source: sourceHealth(source, run).ok } : {}), ...(processor ? { pipeline: pipelineHealth().ok } : {}) },
       });
     },
