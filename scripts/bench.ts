@@ -21,6 +21,7 @@ const OPTIONS = {
   out: { type: "string", default: join(import.meta.dir, "..", "artifacts", "bench.json") },
   "skip-e2e": { type: "boolean" },
   "only-e2e": { type: "boolean" },
+  "only-stack": { type: "boolean" },
   "e2e-clients": { type: "string", default: "1000" },
   "e2e-rate": { type: "string", default: "200000" },
   "e2e-prof": { type: "string" },
@@ -41,6 +42,9 @@ const USAGE = `usage: bun run bench [--trades N] [--lines N] [--runs N] [--seed 
   --skip-e2e leaves it out (its previous result in --out is kept).
   --e2e-clients  WebSocket clients (default 1000)
   --e2e-rate     trades/s of the paced phase (default 200000)
+  --only-stack   the local stack end to end instead (Kafka, PostgreSQL, Redis must be up; see
+                 bench/stack.ts): processors as real processes, one and two, and live latency
+                 to 1,000 WebSocket clients through an API process
   --e2e-prof     write a CPU profile of the server process into DIR (bun --cpu-prof, .cpuprofile and .md)`;
 
 /** One line for the command list of the candleflow CLI. */
@@ -104,6 +108,10 @@ export async function run(argv: string[]): Promise<number> {
       return { error: message };
     }
   };
+  if (values["only-stack"] === true) {
+    const child = Bun.spawn(["bun", join(import.meta.dir, "bench", "stack.ts")], { stdout: "inherit", stderr: "inherit" });
+    return await child.exited;
+  }
   if (values["only-e2e"] === true) {
     const json = await e2e();
     writeJson(values.out, { ...previous(values.out), e2e: json });

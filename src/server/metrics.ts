@@ -36,6 +36,8 @@ export interface MetricsSample {
   checkpointAgeSeconds: number;
   /** Checkpoint commits. */
   commits: number;
+  /** Median and 99th percentile of recent checkpoint commits, ms. */
+  commitMs?: { p50: number; p99: number };
   /** Inputs refused and sent to the dead letters (undecodable records, invalid trades). */
   deadLetters?: number;
   /** Per dependency: 1 when its health is ok, 0 when not. */
@@ -79,6 +81,8 @@ export function exposition(s: MetricsSample): string {
     family("candleflow_lag_records", "gauge", "Log records not yet processed.", one(s.lagRecords)),
     family("candleflow_checkpoint_age_seconds", "gauge", "Seconds since the last checkpoint commit.", one(s.checkpointAgeSeconds)),
     family("candleflow_commits_total", "counter", "Checkpoint commits.", one(s.commits)),
+    ...(s.commitMs ? [family("candleflow_commit_seconds", "gauge", "Wall time of recent checkpoint commits, by quantile.",
+      [[{ quantile: "0.5" }, s.commitMs.p50 / 1000], [{ quantile: "0.99" }, s.commitMs.p99 / 1000]])] : []),
     family("candleflow_dead_letters_total", "counter", "Inputs refused and sent to the dead letters.", one(s.deadLetters ?? 0)),
     ...(s.up ? [family("candleflow_up", "gauge", "1 when the dependency is healthy.",
       Object.entries(s.up).map(([dependency, ok]) => [{ dependency }, ok ? 1 : 0]))] : []),

@@ -22,7 +22,11 @@ export interface KafkaLogOptions {
   sessionTimeoutMs?: number;
   /** Client id the broker sees in its logs and quotas; default `candleflow`. */
   clientId?: string;
-  /** Longest wait of a read at the end of a partition, ms; default 100. */
+  /**
+   * Longest wait of a read at the end of a partition, ms; default 0. A processor reads its
+   * partitions one after another, so a read that waits at the end of one partition holds up
+   * the others: it answers at once, and the processor paces its own idle loop.
+   */
   maxWaitMs?: number;
   /** Most bytes one fetch brings per partition; default 1 MiB. */
   fetchBytes?: number;
@@ -124,7 +128,7 @@ export function kafkaLog(options: KafkaLogOptions): KafkaLog {
     return consumer;
   };
 
-  const reads = reader({ name, topic, consumer: consumerClient, maxWaitMs: options.maxWaitMs ?? 100, fetchBytes: options.fetchBytes ?? 1 << 20, fail });
+  const reads = reader({ name, topic, consumer: consumerClient, maxWaitMs: options.maxWaitMs ?? 0, fetchBytes: options.fetchBytes ?? 1 << 20, fail });
 
   const send = async (t: string, messages: MessageToProduce<string, string, string, string>[]) => {
     open();

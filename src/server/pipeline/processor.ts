@@ -90,6 +90,8 @@ export interface PipelineStatus {
   lastCommitAt?: number;
   /** Commits since start. */
   commits: number;
+  /** Median and 99th percentile wall time of the last 256 commits (dead letters, alerts and the store transaction), ms. */
+  commitMs: { p50: number; p99: number };
   /** Records read since start. */
   trades: number;
   /** Records read per second over the last ten seconds. */
@@ -131,6 +133,13 @@ export interface Pipeline {
 }
 
 
+/** Median and 99th percentile of `xs` (NaN when empty). */
+function quantiles(xs: Float64Array): { p50: number; p99: number } {
+  const sorted = Float64Array.from(xs).sort();
+  const at = (q: number) => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 const ZERO: EngineStats = { trades: 0, rejected: 0, duplicates: 0, late: 0, revisions: 0, finals: 0, alerts: 0, gapsEvicted: 0 };
 
 /**
@@ -169,6 +178,8 @@ export function pipeline(options: PipelineOptions): Pipeline {
   let trades = 0;
   let commits = 0;
   let deadLetters = 0;
+  /** Wall time of the last 256 commits, ms (a ring). */
+  const durations = new Float64Array(256);
   let fenced = 0;
   let lastCommitAt: number | undefined;
   let failure: unknown;
@@ -198,7 +209,9 @@ export function pipeline(options: PipelineOptions): Pipeline {
   const commit = async (part: PartitionState) => {
     pull(part);
     try {
+      const began = performance.now();
       const info = await commitPartition(ctx, part, options.checkpointMeta?.(), clock());
+      durations[commits % durations.length] = performance.now() - began;
       lastCommitAt = part.lastCommit;
       commits++;
       deadLetters += info.deadLetters;
@@ -372,7 +385,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
       return {
         state, partitions, lag: partitions.reduce((sum, p) => sum + p.lag, 0),
         ...(lastCommitAt === undefined ? {} : { lastCommitAt }),
-        commits, trades, tradesPerSecond: span > 0 ? ((last![1] - first![1]) * 1000) / span : 0,
+        commits, commitMs: quantiles(durations.subarray(0, Math.min(commits, durations.length))), trades, tradesPerSecond: span > 0 ? ((last![1] - first![1]) * 1000) / span : 0,
         engine, cacheErrors: live.errors, published: { ...live.published }, deadLetters, fenced,
         ...(state === "failed" ? { error: failure instanceof Error ? failure.message : String(failure) } : {}),
       };
