@@ -8,97 +8,30 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Admin, Consumer, Producer, stringSerializers } from "@platformatic/kafka";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import postgres from "postgres";
 import { market } from "../../scripts/bench/generate.ts";
 import { decodeBinanceWs } from "../lib/binance.ts";
 import type { Candle, Trade } from "../lib/types.ts";
 import { kafkaLog, type KafkaLog } from "./adapters/kafka.ts";
-import { memoryLog } from "./adapters/memory-log.ts";
-import { memoryStore } from "./adapters/memory-store.ts";
 import { postgresStore } from "./adapters/postgres.ts";
 import type { CandleStore } from "./adapters/types.ts";
-import { DEFAULT_RULES } from "./config.ts";
-import { pipeline } from "./pipeline/processor.ts";
-import { checkpointKey, decodeResume } from "./pipeline/resume.ts";
 import { privateKafka, privatePostgres, privateRedis, privateServersAvailable, stopPrivateServers } from "./testing/private-servers.ts";
 import { available, servers } from "./testing/servers.ts";
+import { checkpointKey, decodeResume } from "./pipeline/resume.ts";
 import { killAll, serve, type Served } from "./testing/spawn.ts";
+import { checkpoints, dropNames, names, stackArgs, table, uninterrupted, until, type Names } from "./testing/stack.ts";
 
 const up = (await available("kafka", servers.kafka, 9092)) && (await available("postgres", servers.postgres, 5432)) && (await available("redis", servers.redis, 6379))
   && privateServersAvailable("redis", "postgres", "kafka");
-const INTERVALS = ["1m", "5m", "15m", "1h"];
 const PARTITIONS = 2;
 const REPLAY = join(import.meta.dir, "../../fixtures/replay.ws.jsonl");
-
-/** One test's topic, schema, group and Redis prefix, and the brokers and database they live on. */
-interface Names {
-  topic: string;
-  schema: string;
-  group: string;
-  prefix: string;
-  brokers: string;
-  database: string;
-}
-
-const made: Names[] = [];
 
 afterAll(async () => {
   await killAll();
   await stopPrivateServers();
-  const shared = made.filter((n) => n.brokers === servers.kafka || n.database === servers.postgres);
-  if (!up || shared.length === 0) return;
-  const sql = postgres(servers.postgres, { max: 1, onnotice: () => {} });
-  for (const n of shared.filter((x) => x.database === servers.postgres)) await sql.unsafe(`DROP SCHEMA IF EXISTS ${n.schema} CASCADE`);
-  await sql.end();
-  const admin = new Admin({ clientId: "candleflow-test", bootstrapBrokers: servers.kafka.split(",") });
-  const existing = new Set(await admin.listTopics());
-  const topics = shared.filter((x) => x.brokers === servers.kafka).flatMap((n) => [n.topic, `${n.topic}.alerts`, `${n.topic}.dlq`]).filter((t) => existing.has(t));
-  if (topics.length > 0) await admin.deleteTopics({ topics });
-  await admin.close();
+  if (up) await dropNames();
 });
 
-/** Fresh names for one test, on the shared servers unless told otherwise. */
-function names(on: { brokers?: string; database?: string } = {}): Names {
-  const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  const n = { topic: `candleflow.fault.${id}`, schema: `fault_${id}`, group: `fault-${id}`, prefix: `fault:${id}:`, brokers: on.brokers ?? servers.kafka, database: on.database ?? servers.postgres };
-  made.push(n);
-  return n;
-}
-
-function stackArgs(n: Names, roles: string, redis: string | undefined, extra: string[] = []): string[] {
-  return [
-    "--roles", roles, "--log", "kafka", "--store", "postgres", ...(redis ? ["--cache", "redis", "--redis-url", redis, "--redis-prefix", n.prefix] : []),
-    "--kafka-brokers", n.brokers, "--database-url", n.database, "--topic", n.topic, "--partitions", String(PARTITIONS), "--group", n.group,
-    "--pg-schema", n.schema, "--intervals", INTERVALS.join(","), "--commit-trades", "500", "--commit-ms", "50", "--kafka-session-ms", "3000", ...extra,
-  ];
-}
-
-/** Every candle and alert of a store, in one order. */
-async function table(store: CandleStore) {
-  const key = (c: Candle) => `${c.symbol}|${c.interval}|${String(c.openTime).padStart(15, "0")}`;
-  const candles: Candle[] = [];
-  for (const symbol of await store.symbols()) {
-    for (const interval of INTERVALS) {
-      let cursor: string | undefined;
-      do {
-        const page = await store.candles(symbol, interval, { limit: 5000, cursor });
-        candles.push(...page.candles);
-        cursor = page.cursor;
-      } while (cursor);
-    }
-  }
-  const alerts = (await store.alerts({ since: 0, limit: 5000 })).sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { candles: candles.sort((a, b) => (key(a) < key(b) ? -1 : 1)), alerts };
-}
-
-/** The store of one processor that read every trade and never stopped. */
-async function uninterrupted(trades: Trade[]) {
-  const log = memoryLog({ partitions: PARTITIONS });
-  await log.append(trades);
-  const store = memoryStore();
-  await pipeline({ log, store, engine: { intervals: INTERVALS, rules: DEFAULT_RULES } }).drain();
-  return table(store);
-}
+const args = (n: Names, roles: string, redis: string | undefined, extra: string[] = []): string[] => stackArgs(n, roles, { partitions: PARTITIONS, redis }, extra);
 
 /** The candle table equals the uninterrupted run's, row for row. */
 function same(got: Awaited<ReturnType<typeof table>>, want: Awaited<ReturnType<typeof table>>): void {
@@ -110,22 +43,6 @@ function same(got: Awaited<ReturnType<typeof table>>, want: Awaited<ReturnType<t
 async function release(app: Served | undefined, ...rest: { close(): Promise<unknown> }[]): Promise<void> {
   await app?.kill().catch(() => {});
   for (const r of rest) await r.close().catch(() => {});
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
-
-/** Where each partition's checkpoint resumes (0 without one). */
-async function checkpoints(store: CandleStore, group: string, partitions = PARTITIONS): Promise<number[]> {
-  return Promise.all([...Array(partitions).keys()].map(async (p) => {
-    const cp = await store.loadCheckpoint(checkpointKey(group, p));
-    return cp ? decodeResume(p, cp.offsets)!.next : 0;
-  }));
 }
 
 /** Resolves once every partition's checkpoint has reached the end of its input. */
@@ -163,7 +80,7 @@ function feeder(log: KafkaLog, trades: Trade[], chunk: number, everyMs: number) 
 describe.skipIf(!up)("faults of the local stack, real servers and processes", () => {
   test("Redis stopped mid-stream: /latest falls back to the store, /health names the cache, candles keep being committed; Redis back, live updates resume without a restart", async () => {
     const redis = await privateRedis();
-    const n = names();
+    const n = names("fault");
     const { trades } = market({ symbols: 4, trades: 40_000, seed: 11 });
     const log = kafkaLog({ brokers: n.brokers, topic: n.topic, partitions: PARTITIONS });
     const store = postgresStore({ url: n.database, schema: n.schema });
@@ -172,7 +89,7 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
     const feed = feeder(log, trades, 200, 100);
     try {
       await log.append([]);
-      app = await serve(stackArgs(n, "process,api", redis.url));
+      app = await serve(args(n, "process,api", redis.url));
       const served = app;
       const frames: { type: string; kind?: string; candle?: Candle }[] = [];
       ws = new WebSocket(new URL("/ws", served.url.href.replace(/^http/, "ws")));
@@ -183,7 +100,7 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
       expect((await health(served)).status).toBe(200);
 
       await redis.stop();
-      const downAt = await checkpoints(store, n.group);
+      const downAt = await checkpoints(store, n.group, PARTITIONS);
       await until("/health to name the cache as down", async () => {
         const h = await health(served);
         return h.status === 503 && h.body.dependencies.cache?.ok === false;
@@ -198,7 +115,7 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
       expect((latest.body.candle as Candle).symbol).toBe("BTCUSDT");
       // The pipeline goes on committing to PostgreSQL while the cache is away.
       await until("checkpoints to move on while Redis is down", async () => {
-        const at = await checkpoints(store, n.group);
+        const at = await checkpoints(store, n.group, PARTITIONS);
         return at.reduce((a, b) => a + b, 0) >= downAt.reduce((a, b) => a + b, 0) + 2000;
       }, 15_000);
       expect((await health(served)).body.dependencies.cache!.ok).toBe(false);
@@ -221,15 +138,15 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
 
   test("PostgreSQL stopped mid-stream: /candles is 503, /health names the store, the processor waits; back, it catches up to one uninterrupted run, row for row", async () => {
     const pg = await privatePostgres();
-    const n = names({ database: pg.url });
+    const n = names("fault", { database: pg.url });
     const { trades } = market({ symbols: 6, trades: 30_000, seed: 5 });
-    const expected = uninterrupted(trades);
+    const expected = uninterrupted(trades, PARTITIONS);
     const log = kafkaLog({ brokers: n.brokers, topic: n.topic, partitions: PARTITIONS });
     const store = postgresStore({ url: n.database, schema: n.schema, connectTimeout: 1 });
     let app: Served | undefined;
     try {
       await log.append(trades.slice(0, 3000));
-      app = await serve(stackArgs(n, "process,api", undefined));
+      app = await serve(args(n, "process,api", undefined));
       const served = app;
       await caughtUp(log, store, n.group, 20_000);
       const feed = feeder(log, trades.slice(3000), 1000, 150);
@@ -265,16 +182,16 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
 
   test("Kafka broker restarted mid-stream: ingest and processor recover without a restart; the candles equal one uninterrupted run", async () => {
     const kafka = await privateKafka();
-    const n = names({ brokers: kafka.url });
+    const n = names("fault", { brokers: kafka.url });
     const log = kafkaLog({ brokers: n.brokers, topic: n.topic, partitions: PARTITIONS });
     const store = postgresStore({ url: n.database, schema: n.schema });
     const recorded = readFileSync(REPLAY, "utf8").split("\n").filter((l) => l.trim()).map((l) => decodeBinanceWs(l)).filter((t): t is Trade => t !== null);
     let app: Served | undefined;
     try {
       // The recording (about 30 minutes of trades) paced at 90x: about 20 s of input.
-      app = await serve(stackArgs(n, "ingest,process,api", undefined, ["--source", "replay", "--file", REPLAY, "--speed", "90", "--no-loop"]));
+      app = await serve(args(n, "ingest,process,api", undefined, ["--source", "replay", "--file", REPLAY, "--speed", "90", "--no-loop"]));
       const served = app;
-      await until("a few hundred trades committed", async () => (await checkpoints(store, n.group)).reduce((a, b) => a + b, 0) >= 300, 20_000);
+      await until("a few hundred trades committed", async () => (await checkpoints(store, n.group, PARTITIONS)).reduce((a, b) => a + b, 0) >= 300, 20_000);
 
       await kafka.stop();
       await until("/health to name the log as down", async () => {
@@ -288,7 +205,7 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
       await until("the replay to end and everything to be committed", async () => {
         const h = await health(served);
         if (h.status !== 200 || h.body.dependencies.source?.detail !== "input ended") return false;
-        const at = await checkpoints(store, n.group);
+        const at = await checkpoints(store, n.group, PARTITIONS);
         for (let p = 0; p < PARTITIONS; p++) if (at[p]! < (await log.highWatermark(p))) return false;
         return true;
       }, 40_000).catch(async (e) => {
@@ -299,7 +216,7 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
       const base = decodeResume(0, cp!.offsets)!.replayBase!;
       expect(await served.stop()).toBe(0);
       const got = await table(store);
-      const want = await uninterrupted(recorded.map((t) => ({ ...t, ts: t.ts + base })));
+      const want = await uninterrupted(recorded.map((t) => ({ ...t, ts: t.ts + base })), PARTITIONS);
       expect(got.candles.reduce((s, c) => s + (c.interval === "1h" ? c.trades : 0), 0)).toBe(recorded.length);
       same(got, want);
     } finally {
@@ -308,7 +225,7 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
   }, 90_000);
 
   test("poison on the trades topic is counted, dead-lettered with its reason, and does not block the partition", async () => {
-    const n = names();
+    const n = names("fault");
     const { trades } = market({ symbols: 1, trades: 2000, seed: 3 });
     const log = kafkaLog({ brokers: n.brokers, topic: n.topic, partitions: PARTITIONS });
     const store = postgresStore({ url: n.database, schema: n.schema });
@@ -317,7 +234,7 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
     let app: Served | undefined;
     try {
       await log.append(trades.slice(0, 1000));
-      app = await serve(stackArgs(n, "process,api", undefined));
+      app = await serve(args(n, "process,api", undefined));
       const served = app;
       await caughtUp(log, store, n.group, 20_000);
       // Where the symbol lives: poison goes to the same partition, between its good trades.
@@ -355,7 +272,7 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
       // Not blocked: the trades after the poison are in the candles, which equal a run of the good trades alone.
       expect(await served.stop()).toBe(0);
       const got = await table(store);
-      same(got, await uninterrupted(trades));
+      same(got, await uninterrupted(trades, PARTITIONS));
     } finally {
       await consumer.close(true).catch(() => {});
       await release(app, raw, log, store);

@@ -4,114 +4,39 @@
  * instances that fan out through Redis.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { Admin } from "@platformatic/kafka";
-import postgres from "postgres";
 import { market } from "../../scripts/bench/generate.ts";
-import type { Candle, Trade } from "../lib/types.ts";
 import { kafkaLog } from "./adapters/kafka.ts";
-import { memoryLog } from "./adapters/memory-log.ts";
-import { memoryStore } from "./adapters/memory-store.ts";
 import { postgresStore } from "./adapters/postgres.ts";
-import type { CandleStore } from "./adapters/types.ts";
-import { DEFAULT_RULES } from "./config.ts";
-import { pipeline } from "./pipeline/processor.ts";
 import { checkpointKey, decodeResume } from "./pipeline/resume.ts";
 import { mulberry32 } from "./testing/random.ts";
 import { available, servers } from "./testing/servers.ts";
 import { killAll, serve, type Served } from "./testing/spawn.ts";
+import { dropNames, names, stackArgs, table, uninterrupted, until, type Names } from "./testing/stack.ts";
+import type { Candle } from "../lib/types.ts";
 
 const up = (await available("kafka", servers.kafka, 9092)) && (await available("postgres", servers.postgres, 5432)) && (await available("redis", servers.redis, 6379));
-const INTERVALS = ["1m", "5m", "15m", "1h"];
 const PARTITIONS = 4;
-
-/** One test's topic, schema, group and Redis prefix. */
-interface Names {
-  topic: string;
-  schema: string;
-  group: string;
-  prefix: string;
-}
-
-const made: Names[] = [];
 
 afterAll(async () => {
   await killAll();
-  if (!up || made.length === 0) return;
-  const sql = postgres(servers.postgres, { max: 1, onnotice: () => {} });
-  for (const n of made) await sql.unsafe(`DROP SCHEMA IF EXISTS ${n.schema} CASCADE`);
-  await sql.end();
-  const admin = new Admin({ clientId: "candleflow-test", bootstrapBrokers: servers.kafka.split(",") });
-  const existing = new Set(await admin.listTopics());
-  const topics = made.flatMap((n) => [n.topic, `${n.topic}.alerts`, `${n.topic}.dlq`]).filter((t) => existing.has(t));
-  if (topics.length > 0) await admin.deleteTopics({ topics });
-  await admin.close();
+  if (up) await dropNames();
 });
 
-/** Names of one test's topic, schema, group and Redis prefix, fresh per run. */
-function names(): Names {
-  const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  const n = { topic: `candleflow.it.${id}`, schema: `it_${id}`, group: `it-${id}`, prefix: `it:${id}:` };
-  made.push(n);
-  return n;
-}
-
-function stackArgs(n: Names, roles: string, extra: string[] = []): string[] {
-  return [
-    "--roles", roles, "--log", "kafka", "--store", "postgres", "--cache", "redis",
-    "--kafka-brokers", servers.kafka, "--database-url", servers.postgres, "--redis-url", servers.redis,
-    "--topic", n.topic, "--partitions", String(PARTITIONS), "--group", n.group, "--pg-schema", n.schema, "--redis-prefix", n.prefix,
-    "--intervals", INTERVALS.join(","), "--commit-trades", "500", "--commit-ms", "50", "--kafka-session-ms", "3000", ...extra,
-  ];
-}
-
-/** Every candle and alert of a store, in one order. */
-async function table(store: CandleStore) {
-  const key = (c: Candle) => `${c.symbol}|${c.interval}|${String(c.openTime).padStart(15, "0")}`;
-  const candles: Candle[] = [];
-  for (const symbol of await store.symbols()) {
-    for (const interval of INTERVALS) {
-      let cursor: string | undefined;
-      do {
-        const page = await store.candles(symbol, interval, { limit: 5000, cursor });
-        candles.push(...page.candles);
-        cursor = page.cursor;
-      } while (cursor);
-    }
-  }
-  const alerts = (await store.alerts({ since: 0, limit: 5000 })).sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { candles: candles.sort((a, b) => (key(a) < key(b) ? -1 : 1)), alerts };
-}
-
-/** The store of one processor that read every trade and never stopped. */
-async function uninterrupted(trades: Trade[]) {
-  const log = memoryLog({ partitions: PARTITIONS });
-  await log.append(trades);
-  const store = memoryStore();
-  await pipeline({ log, store, engine: { intervals: INTERVALS, rules: DEFAULT_RULES } }).drain();
-  return table(store);
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
+const args = (n: Names, roles: string, extra: string[] = []): string[] => stackArgs(n, roles, { partitions: PARTITIONS, redis: servers.redis }, extra);
 
 describe.skipIf(!up)("local stack, real processes", () => {
   test("two processors in one group, one killed -9 mid-stream, a third joining: the candles equal one uninterrupted run, row for row", async () => {
-    const n = names();
+    const n = names("it");
     const { trades } = market({ symbols: 12, trades: 60_000, seed: 7 });
     const log = kafkaLog({ brokers: servers.kafka, topic: n.topic, partitions: PARTITIONS });
     const store = postgresStore({ url: servers.postgres, schema: n.schema });
-    const expected = uninterrupted(trades);
+    const expected = uninterrupted(trades, PARTITIONS);
     const next = mulberry32(Date.now() % 100_000);
     const processors: Served[] = [];
     try {
       await log.append(trades.slice(0, 2000));
-      const a = await serve(stackArgs(n, "process"));
-      const b = await serve(stackArgs(n, "process"));
+      const a = await serve(args(n, "process"));
+      const b = await serve(args(n, "process"));
       processors.push(a, b);
       // The rest arrives while they work; a dies at a random moment in the middle of it.
       const killAt = 8 + Math.floor(next() * 20);
@@ -127,7 +52,7 @@ describe.skipIf(!up)("local stack, real processes", () => {
         }
         await Bun.sleep(120);
       }
-      const c = await serve(stackArgs(n, "process"));
+      const c = await serve(args(n, "process"));
       processors.push(c);
       const highs = await Promise.all([...Array(PARTITIONS).keys()].map((p) => log.highWatermark(p)));
       expect(highs.reduce((x, y) => x + y, 0)).toBe(trades.length);
@@ -154,9 +79,9 @@ describe.skipIf(!up)("local stack, real processes", () => {
   }, 120_000);
 
   test("two stateless API processes push the same live updates to their WebSocket clients through Redis", async () => {
-    const n = names();
-    const processor = await serve(stackArgs(n, "ingest,process", ["--source", "replay", "--speed", "20", "--no-loop"]));
-    const apis = [await serve(stackArgs(n, "api")), await serve(stackArgs(n, "api"))];
+    const n = names("it");
+    const processor = await serve(args(n, "ingest,process", ["--source", "replay", "--speed", "20", "--no-loop"]));
+    const apis = [await serve(args(n, "api")), await serve(args(n, "api"))];
     try {
       await until("BTCUSDT to be listed by both API processes", async () => {
         for (const api of apis) {

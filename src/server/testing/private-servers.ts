@@ -4,7 +4,7 @@
  * servers other people and tests share. Every server started here is stopped by its own
  * handle (by PID); `stopPrivateServers` stops whatever is still running (for afterAll).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { chown, mkdtemp, rm, symlink } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,7 +12,12 @@ import { join } from "node:path";
 import { CI, tcpReachable } from "./servers.ts";
 
 const ROOT = join(import.meta.dir, "../../..");
-const PG_BIN = "/usr/lib/postgresql/15/bin";
+/** The newest PostgreSQL server binaries installed the Debian way (`/usr/lib/postgresql/<major>/bin`). */
+const PG_BIN = (() => {
+  const root = "/usr/lib/postgresql";
+  const majors = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  return join(root, majors[0] ?? "15", "bin");
+})();
 
 /** A private server a test may stop and start again on the same port. */
 export interface PrivateServer {
