@@ -15,6 +15,10 @@ const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>candleflow</tit
 <ul><li><a href="/api/v1/symbols">/api/v1/symbols</a></li><li><a href="/api/v1/health">/api/v1/health</a></li>
 <li><a href="/api/v1/metrics">/api/v1/metrics</a></li><li>WebSocket: /ws</li></ul>`;
 
+/** A JSON error answer, shaped like the API's (`{"error":{code, message}}`). */
+const problem = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+  Response.json({ error: { code, message } }, { status, headers });
+
 /** A listening server. */
 export interface Listening {
   /** Where it listens, e.g. `http://127.0.0.1:3000/`. */
@@ -40,13 +44,23 @@ export async function listen(running: Running, options: { port: number; host: st
     hostname: options.host,
     // Hot reload and unminified bundles only when asked for: a served page should not carry them.
     development: options.development ?? process.env.NODE_ENV === "development",
-    routes: { "/": page },
+    // The page answers GET (and HEAD); other methods on `/` fall through to `fetch`, which refuses them.
+    routes: { "/": { GET: page } },
     fetch(req, srv) {
-      if (new URL(req.url).pathname === "/ws") {
+      // Bun builds `req.url` from the Host header; a malformed one is the client's mistake, not an error to log.
+      const url = URL.parse(req.url);
+      if (!url) return problem(400, "BAD_REQUEST", "the Host header is not a valid host");
+      if (url.pathname === "/") return problem(405, "METHOD_NOT_ALLOWED", `${req.method} / is not allowed; the page answers GET`, { allow: "GET, HEAD" });
+      if (url.pathname === "/ws") {
         if (srv.upgrade(req, { data: {} })) return undefined;
         return new Response("expected a WebSocket upgrade", { status: 426 });
       }
       return app.fetch(req);
+    },
+    // Anything the handlers above did not expect: one log line, and the API's error body instead of Bun's page.
+    error(e) {
+      console.error(`candleflow: http: ${e instanceof Error ? e.message : String(e)}`);
+      return problem(500, "INTERNAL", "internal error");
     },
     websocket: {
       data: {} as HubData,
