@@ -11,6 +11,7 @@
  *    one processor, one API process (`--roles api`) with `--clients` WebSocket clients on
  *    BTCUSDT 1m. Latency = receive time − newest trade time in the received candle frame.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { kafkaLog } from "../../src/server/adapters/kafka.ts";
@@ -48,12 +49,22 @@ const args = (n: ReturnType<typeof names>, roles: string, extra: string[] = []) 
   "--commit-trades", "5000", "--commit-ms", "250", ...extra,
 ];
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 };
 
-async function catchUp(processors: number): Promise<{ tradesPerSecond: number; ms: number; commits: { p50: number; p99: number }[] }> {
+async function catchUp(processors: number): Promise<{ tradesPerSecond: number; ms: number; commits: { p50: number; p99: number }[]; cores: number[] }> {
   const n = names(`p${processors}`);
   const { trades } = market({ symbols: Number(values.symbols), trades: N, seed: 42 });
   const log = kafkaLog({ brokers: servers.kafka, topic: n.topic, partitions: PARTITIONS });
@@ -65,6 +76,7 @@ async function catchUp(processors: number): Promise<{ tradesPerSecond: number; m
   // Timed from the first commit on: process start-up and the group's first join are not throughput.
   const launched = performance.now();
   let started: number | undefined;
+  let cpuAtStart: number[] = [];
   let consumed = 0;
   for (;;) {
     const at = await Promise.all([...Array(PARTITIONS).keys()].map(async (p) => {
@@ -72,12 +84,16 @@ async function catchUp(processors: number): Promise<{ tradesPerSecond: number; m
       return cp ? decodeResume(p, cp.offsets)!.next : 0;
     }));
     const sum = at.reduce((x, y) => x + y, 0);
-    if (started === undefined && sum > 0) [started, consumed] = [performance.now(), sum];
+    if (started === undefined && sum > 0) {
+      [started, consumed] = [performance.now(), sum];
+      cpuAtStart = procs.map((p) => cpuSeconds(p.child.pid));
+    }
     if (at.every((next, p) => next >= highs[p]!)) break;
     if (performance.now() - launched > 300_000) throw new Error("processors did not catch up within 5 minutes");
     await Bun.sleep(20);
   }
   const ms = performance.now() - started!;
+  const cores = procs.map((p, i) => (cpuSeconds(p.child.pid) - cpuAtStart[i]!) / (ms / 1000));
   const commits = await Promise.all(procs.map(async (p) => {
     const text = await (await fetch(new URL("/api/v1/metrics", p.url))).text();
     const q = (quantile: string) => 1000 * Number(new RegExp(`candleflow_commit_seconds\\{quantile="${quantile}"\\} (\\S+)`).exec(text)?.[1]);
@@ -86,7 +102,7 @@ async function catchUp(processors: number): Promise<{ tradesPerSecond: number; m
   for (const p of procs) await p.stop();
   await store.close();
   await log.close();
-  return { tradesPerSecond: ((N - consumed) / ms) * 1000, ms, commits };
+  return { tradesPerSecond: ((N - consumed) / ms) * 1000, ms, commits, cores };
 }
 
 async function live(): Promise<{ p50: number; p99: number; frames: number; appended: number }> {
@@ -120,12 +136,18 @@ async function live(): Promise<{ p50: number; p99: number; frames: number; appen
   }
   const latencies: number[] = [];
   let measuring = false;
-  const sockets = Array.from({ length: Number(values.clients) }, () => {
+  let received = 0;
+  // Every client receives; one in twenty also times its frames, so parsing them does not
+  // become the bench process's own queue (the clients share the machine with the servers).
+  const sockets = Array.from({ length: Number(values.clients) }, (_, i) => {
     const ws = new WebSocket(new URL("/ws", api.url.href.replace(/^http/, "ws")));
     ws.onopen = () => ws.send(JSON.stringify({ op: "subscribe", symbols: ["BTCUSDT"], intervals: ["1m"] }));
     ws.onmessage = (m) => {
+      if (!measuring) return;
+      received++;
+      if (i % 20 !== 0) return;
       const text = String(m.data);
-      if (!measuring || !text.startsWith('{"type":"candle"')) return;
+      if (!text.startsWith('{"type":"candle"')) return;
       const { candle } = JSON.parse(text) as { candle: { openTime: number; trades: number } };
       const at = sentAt.get(`${candle.openTime}:${candle.trades}`);
       if (at !== undefined) latencies.push(Date.now() - at);
@@ -146,12 +168,13 @@ async function live(): Promise<{ p50: number; p99: number; frames: number; appen
   await api.stop();
   await processor.stop();
   await log.close();
-  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), frames: latencies.length, appended };
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), frames: received, appended };
 }
 
 try {
   const one = await catchUp(1);
-  const commitTimes = (r: typeof one) => r.commits.map((c) => `p50 ${c.p50.toFixed(1)} ms, p99 ${c.p99.toFixed(1)} ms`).join("; ");
+  const commitTimes = (r: typeof one) =>
+    r.commits.map((c, i) => `p50 ${c.p50.toFixed(1)} ms, p99 ${c.p99.toFixed(1)} ms, ${r.cores[i]!.toFixed(2)} cores busy`).join("; ");
   console.log(`catch-up, 1 processor:  ${Math.round(one.tradesPerSecond).toLocaleString("en-US")} trades/s (${N} trades, ${(one.ms / 1000).toFixed(1)} s from the first commit); commits ${commitTimes(one)}`);
   const two = await catchUp(2);
   console.log(`catch-up, 2 processors: ${Math.round(two.tradesPerSecond).toLocaleString("en-US")} trades/s (${(two.tradesPerSecond / one.tradesPerSecond).toFixed(2)}× one); commits ${commitTimes(two)}`);
