@@ -53,8 +53,8 @@ export interface Config {
   log: "memory" | "kafka";
   /** Latest cache and pub/sub: in-process, or Redis at `redisUrl`. */
   cache: "memory" | "redis";
-  /** Candle store: SQLite at `db`, or PostgreSQL at `databaseUrl`. */
-  store: "sqlite" | "postgres";
+  /** Candle store: SQLite at `db`, PostgreSQL at `databaseUrl`, or in-process (nothing durable: demos and tests). */
+  store: "sqlite" | "postgres" | "memory";
   /** Kafka bootstrap brokers, `host:port,host:port`. */
   kafkaBrokers: string;
   /** Kafka topic of trades. */
@@ -101,7 +101,8 @@ export const usage = `usage: bun run candleflow serve [options]
 The local stack (each port switched on by its variable, or by its flag):
   --log kafka          KAFKA_BROKERS          trade log in Kafka at these brokers (default log: in-process)
   --cache redis        REDIS_URL              latest candles and pub/sub in Redis (default: in-process)
-  --store postgres     DATABASE_URL           candles in PostgreSQL, a Timescale hypertable when the extension exists (default: SQLite --db)
+  --store postgres     DATABASE_URL           candles in PostgreSQL, a Timescale hypertable when the extension exists (default: SQLite --db;
+                                              --store memory keeps nothing, for demos and runtimes without SQLite)
   --roles <a,b>        CANDLEFLOW_ROLES       ingest,process,api (default all three); with Kafka, run them as separate processes
   --topic <name>       CANDLEFLOW_TOPIC       Kafka topic of trades (default candleflow.trades; alerts on <topic>.alerts, refused input on <topic>.dlq)
   --partitions <n>     CANDLEFLOW_PARTITIONS  partitions of a topic candleflow creates (default 3)
@@ -156,7 +157,7 @@ const FIELDS = {
   roles: { flag: "roles", env: "CANDLEFLOW_ROLES", schema: list(z.enum(ROLES)), fallback: ROLES.join(",") },
   log: { flag: "log", env: "CANDLEFLOW_LOG", schema: z.enum(["memory", "kafka"]), fallback: undefined },
   cache: { flag: "cache", env: "CANDLEFLOW_CACHE", schema: z.enum(["memory", "redis"]), fallback: undefined },
-  store: { flag: "store", env: "CANDLEFLOW_STORE", schema: z.enum(["sqlite", "postgres"]), fallback: undefined },
+  store: { flag: "store", env: "CANDLEFLOW_STORE", schema: z.enum(["sqlite", "postgres", "memory"]), fallback: undefined },
   kafkaBrokers: { flag: "kafka-brokers", env: "KAFKA_BROKERS", schema: z.string().trim().regex(/^[^,\s]+:[0-9]+(,[^,\s]+:[0-9]+)*$/, "expected host:port[,host:port]"), fallback: "127.0.0.1:9092" },
   topic: { flag: "topic", env: "CANDLEFLOW_TOPIC", schema: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, "Kafka topic names are letters, digits, . _ -"), fallback: "candleflow.trades" },
   partitions: { flag: "partitions", env: "CANDLEFLOW_PARTITIONS", schema: int(1, 1000), fallback: "3" },

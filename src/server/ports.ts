@@ -9,7 +9,7 @@ import { dirname } from "node:path";
 import { Engine } from "../lib/engine.ts";
 import { memoryCache } from "./adapters/memory-cache.ts";
 import { memoryLog } from "./adapters/memory-log.ts";
-import { sqliteStore } from "./adapters/sqlite.ts";
+import { memoryStore } from "./adapters/memory-store.ts";
 import type { Cache, CandleStore, TradeLog } from "./adapters/types.ts";
 import type { Config } from "./config.ts";
 import { checkpointKey, decodeResume, type SourceResume } from "./pipeline/resume.ts";
@@ -23,6 +23,9 @@ export async function openStore(config: Config): Promise<CandleStore> {
     const { postgresStore } = await import("./adapters/postgres.ts");
     return postgresStore({ url: config.databaseUrl, schema: config.pgSchema, applicationName: `candleflow ${config.roles.join(",")}` });
   }
+  if (config.store === "memory") return memoryStore();
+  // Imported on use: bun:sqlite exists on Bun only, and the other runtimes choose other stores.
+  const { sqliteStore } = await import("./adapters/sqlite.ts");
   if (config.db !== ":memory:") mkdirSync(dirname(config.db), { recursive: true });
   return sqliteStore({ path: config.db });
 }
