@@ -5,8 +5,9 @@ import type { RedisClient } from "bun";
  * same key can never roll a candle back: a newer window always wins; within a window a final
  * is replaced only by a final with a higher `rev`, an open candle by any final or by an open
  * one with at least as many trades. KEYS[i] gets ARGV[i]; candles apply in order, atomically.
+ * The Upstash cache runs the same text.
  */
-const GUARD = `
+export const GUARD = `
 for i, key in ipairs(KEYS) do
   local cand = cjson.decode(ARGV[i])
   local held = redis.call('GET', key)
@@ -25,7 +26,8 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS
 `;
-const GUARD_SHA = new Bun.CryptoHasher("sha1").update(GUARD).digest("hex");
+// Hashed on first use, so that importing `GUARD` touches no Bun API (edge adapters share the script).
+let sha: string | undefined;
 
 /**
  * Sets `values[i]` (candle JSON) under `keys[i]` where the guard lets it, all in one script
@@ -35,7 +37,8 @@ const GUARD_SHA = new Bun.CryptoHasher("sha1").update(GUARD).digest("hex");
 export async function guard(client: RedisClient, keys: readonly string[], values: readonly string[]): Promise<void> {
   const args = [String(keys.length), ...keys, ...values];
   try {
-    await client.send("EVALSHA", [GUARD_SHA, ...args]);
+    sha ??= new Bun.CryptoHasher("sha1").update(GUARD).digest("hex");
+    await client.send("EVALSHA", [sha, ...args]);
   } catch (e) {
     if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
     await client.send("EVAL", [GUARD, ...args]);
