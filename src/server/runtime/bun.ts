@@ -45,7 +45,8 @@ export async function listen(running: Running, options: { port: number; host: st
     // Hot reload and unminified bundles only when asked for: a served page should not carry them.
     development: options.development ?? process.env.NODE_ENV === "development",
     // The page answers GET (and HEAD); other methods on `/` fall through to `fetch`, which refuses them.
-    routes: { "/": { GET: page } },
+    // Bun serves an HTML bundle per method at run time; its types allow one only per path, hence the cast.
+    routes: { "/": { GET: page as unknown as () => Response } },
     fetch(req, srv) {
       // Bun builds `req.url` from the Host header; a malformed one is the client's mistake, not an error to log.
       const url = URL.parse(req.url);
