@@ -7,25 +7,14 @@ import { findErrorBy, IS_CONTROL, type Consumer } from "@platformatic/kafka";
 import type { Trade } from "../../lib/types.ts";
 import { AdapterError } from "./errors.ts";
 import type { LogBatch, LogRecord, PoisonRecord } from "./types.ts";
+import { notATrade } from "./wire.ts";
 
 /** Longest raw text a poison record keeps. */
 const RAW_LIMIT = 4096;
 /** How long a watermark learnt from a fetch or a list-offsets call is trusted. */
 const FRESH_MS = 1000;
-const SIDES = new Set(["buy", "sell"]);
 /** The fetch response (the package exports its type under a versioned namespace only). */
 type FetchResponse = Awaited<ReturnType<Consumer["fetch"]>>;
-
-/** Why `value` is not a trade object, or `undefined` when it is one (types only: values are the engine's to judge). */
-export function notATrade(value: unknown): string | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
-  const t = value as Record<string, unknown>;
-  for (const key of ["symbol", "price", "qty"]) if (typeof t[key] !== "string") return `${key} must be a string`;
-  for (const key of ["id", "ts"]) if (typeof t[key] !== "number") return `${key} must be a number`;
-  if (!SIDES.has(t.side as string)) return 'side must be "buy" or "sell"';
-  if (t.count !== undefined && typeof t.count !== "number") return "count must be a number";
-  return undefined;
-}
 
 /** One record as the log holds it: a trade, or the reason it is none. */
 export function decode(offset: number, value: Buffer | null): LogRecord | PoisonRecord {

@@ -1,8 +1,8 @@
 import { RedisClient } from "bun";
-import type { Candle } from "../../lib/types.ts";
 import { AdapterError } from "./errors.ts";
 import { guard } from "./redis-guard.ts";
 import type { Cache, Health } from "./types.ts";
+import { latestCandle } from "./wire.ts";
 
 /** Where and how `redisCache` connects. */
 export interface RedisCacheOptions {
@@ -191,12 +191,7 @@ export function redisCache(options: RedisCacheOptions = {}): Cache {
     },
     async latest(symbol, interval) {
       const json = await call("latest", (c) => c.get(key(symbol, interval)));
-      if (json === null) return undefined;
-      try {
-        return JSON.parse(json) as Candle;
-      } catch (e) {
-        throw new AdapterError(name, "CORRUPT", `latest ${symbol} ${interval} is not candle JSON`, { cause: e });
-      }
+      return json === null ? undefined : latestCandle(name, json, symbol, interval);
     },
     async publish(channel, message) {
       await call("publish", (c) => c.publish(prefix + channel, message));

@@ -20,6 +20,7 @@ import type { Alert, Trade } from "../../lib/types.ts";
 import { AdapterError } from "./errors.ts";
 import { run, session, type UpstashOptions } from "./upstash-client.ts";
 import type { DeadLetter, LogBatch, LogRecord, PoisonRecord, TradeLog } from "./types.ts";
+import { notATrade } from "./wire.ts";
 
 /** Options of the Upstash log. */
 export interface UpstashLogOptions extends UpstashOptions {
@@ -47,7 +48,6 @@ export interface UpstashLog extends TradeLog {
 const RAW_LIMIT = 4096;
 /** Most bytes of commands per HTTP request; `append` splits larger calls, in order (Upstash caps request bodies). */
 const SEND_BYTES = 512 * 1024;
-const SIDES = new Set(["buy", "sell"]);
 
 /**
  * Balances a group's partitions: refreshes this member's expiry, drops expired members,
@@ -133,17 +133,6 @@ export function kafkaPartition(symbol: string, count: number): number {
   return (murmur2(utf8.encode(symbol)) & 0x7fffffff) % count;
 }
 
-/** Why `value` is not a trade object, or `undefined` when it is one (types only: values are the engine's to judge). */
-function invalid(value: unknown): string | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
-  const t = value as Record<string, unknown>;
-  for (const k of ["symbol", "price", "qty"]) if (typeof t[k] !== "string") return `${k} must be a string`;
-  for (const k of ["id", "ts"]) if (typeof t[k] !== "number") return `${k} must be a number`;
-  if (!SIDES.has(t.side as string)) return 'side must be "buy" or "sell"';
-  if (t.count !== undefined && typeof t.count !== "number") return "count must be a number";
-  return undefined;
-}
-
 /** The offset of stream id `0-n`; other ids were not written by this log. */
 function offsetOf(id: unknown): number {
   const at = typeof id === "string" ? /^0-(\d+)$/.exec(id) : null;
@@ -165,7 +154,7 @@ function decode(entry: unknown): LogRecord | PoisonRecord {
   } catch {
     return { offset, raw: raw.slice(0, RAW_LIMIT), reason: "not JSON" };
   }
-  const why = invalid(parsed);
+  const why = notATrade(parsed);
   return why === undefined ? { offset, trade: parsed as Trade } : { offset, raw: raw.slice(0, RAW_LIMIT), reason: why };
 }
 

@@ -3,11 +3,11 @@
  * upstash-log.ts. Both speak Upstash's REST API through `@upstash/redis` (fetch only), so
  * they run on Cloudflare Workers, Deno and Bun alike; importing them opens nothing.
  */
-import type { Candle } from "../../lib/types.ts";
 import { AdapterError } from "./errors.ts";
 import { GUARD } from "./redis-guard.ts";
 import { failure, run, session, type UpstashOptions } from "./upstash-client.ts";
 import type { Cache } from "./types.ts";
+import { latestCandle } from "./wire.ts";
 
 export { upstashLog, type UpstashLog, type UpstashLogOptions } from "./upstash-log.ts";
 export type { UpstashOptions } from "./upstash-client.ts";
@@ -85,12 +85,7 @@ export function upstashCache(options: UpstashOptions): Cache {
     },
     async latest(symbol, interval) {
       const json = await call("latest", (r) => r.get<string>(key(symbol, interval)));
-      if (json === null) return undefined;
-      try {
-        return JSON.parse(json) as Candle;
-      } catch (e) {
-        throw new AdapterError(name, "CORRUPT", `latest ${symbol} ${interval} is not candle JSON`, { cause: e });
-      }
+      return json === null ? undefined : latestCandle(name, json, symbol, interval);
     },
     async publish(channel, message) {
       await call("publish", (r) => r.publish(prefix + channel, message));

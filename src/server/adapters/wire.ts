@@ -1,0 +1,29 @@
+/**
+ * How trades and candles look on the wire of the networked adapters (Kafka records, Redis
+ * values, Redis stream entries): one place to check them, with no client dependency, so
+ * edge adapters and server adapters share it.
+ */
+import type { Candle } from "../../lib/types.ts";
+import { AdapterError } from "./errors.ts";
+
+const SIDES = new Set(["buy", "sell"]);
+
+/** Why `value` is not a trade object, or `undefined` when it is one (types only: values are the engine's to judge). */
+export function notATrade(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
+  const t = value as Record<string, unknown>;
+  for (const key of ["symbol", "price", "qty"]) if (typeof t[key] !== "string") return `${key} must be a string`;
+  for (const key of ["id", "ts"]) if (typeof t[key] !== "number") return `${key} must be a number`;
+  if (!SIDES.has(t.side as string)) return 'side must be "buy" or "sell"';
+  if (t.count !== undefined && typeof t.count !== "number") return "count must be a number";
+  return undefined;
+}
+
+/** A cached latest candle read back; text that is not candle JSON is `CORRUPT`, named by `adapter`. */
+export function latestCandle(adapter: string, json: string, symbol: string, interval: string): Candle {
+  try {
+    return JSON.parse(json) as Candle;
+  } catch (e) {
+    throw new AdapterError(adapter, "CORRUPT", `latest ${symbol} ${interval} is not candle JSON`, { cause: e });
+  }
+}
