@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import { loadConfig, type Config } from "./config.ts";
 import { channels } from "./pipeline/publisher.ts";
 import { listen, type Listening } from "./runtime/bun.ts";
 import { startServer, type Parts, type Running } from "./server.ts";
+import { serve } from "./testing/spawn.ts";
 import { until } from "./testing/wait.ts";
 import { embeddedEnv } from "./testing/servers.ts";
 
@@ -360,4 +361,47 @@ describe("serve end to end", () => {
       await second.stop();
     }
   });
+});
+
+describe("a client flooding subscriptions", () => {
+  test("valid subscribe/unsubscribe frames as fast as a socket takes them: /health keeps answering, RSS stays bounded, the flooder is rate-limited and closed", async () => {
+    const server = await serve(["--db", join(dir, "flood.sqlite"), "--file", FILE]);
+    try {
+      const health = new URL("/api/v1/health", server.url);
+      for (let i = 0; i < 100 && (await fetch(health)).status !== 200; i++) await Bun.sleep(50);
+      const rss = () => {
+        const status = `/proc/${server.child.pid}/status`;
+        return existsSync(status) ? Number(/VmRSS:\s+([0-9]+)/.exec(readFileSync(status, "utf8"))?.[1]) / 1024 : Number.NaN;
+      };
+      const before = rss();
+      const flooder = Bun.spawn(["bun", join(ROOT, "src/server/testing/flood.ts"), new URL("/ws", server.url).href.replace("http", "ws"), "4"], {
+        cwd: ROOT, stdout: "pipe", stderr: "inherit",
+      });
+      const waits: number[] = [];
+      let peak = before;
+      while (flooder.exitCode === null) {
+        const started = performance.now();
+        const res = await fetch(health, { signal: AbortSignal.timeout(20_000) });
+        waits.push(performance.now() - started);
+        expect(res.status).toBe(200);
+        peak = Math.max(peak, rss());
+        await Bun.sleep(100);
+      }
+      const flood = JSON.parse(await new Response(flooder.stdout).text());
+      console.log(`flood: ${JSON.stringify(flood)}; /health worst ${Math.round(Math.max(...waits))} ms over ${waits.length} probes; RSS ${Math.round(before)} → peak ${Math.round(peak)} MB`);
+      expect(waits.length).toBeGreaterThanOrEqual(10);
+      // Generous on two shared cores; unbounded, the same flood held /health for seconds.
+      expect(Math.max(...waits)).toBeLessThan(1000);
+      if (!Number.isNaN(before)) expect(peak - before).toBeLessThan(200);
+      expect(flood.errors.RATE_LIMITED).toBeGreaterThan(0);
+      expect(flood.closes["1008"]).toBeGreaterThan(0);
+      // A well-behaved client still gets its snapshot right after.
+      const c = await Client.open(server.url);
+      c.send({ op: "subscribe", symbols: ["BTCUSDT"], intervals: ["1m"] });
+      expect((await c.next((f) => f.type === "snapshot")).candles).toBeGreaterThan(0);
+      c.ws.close();
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
 });

@@ -3,7 +3,9 @@
  * columnar snapshot per new pair, then live frames fanned out by topic from the cache's
  * pub/sub. Slow clients are taken off the topics and get fresh snapshots when they drain;
  * clients that stay slow, or keep sending invalid frames, are closed. Per-client memory is
- * bounded by the number of its subscriptions, never by how far behind it is.
+ * bounded by the number of its subscriptions, never by how far behind it is; per-client work
+ * by token buckets on frames and on the pairs they name, and snapshot reads take turns across
+ * clients so a burst of them never keeps the event loop from answering HTTP.
  */
 import { z } from "zod";
 import { intervalMs } from "../lib/interval.ts";
@@ -43,11 +45,20 @@ export interface HubLimits {
   /** More invalid frames than `badFrames` within `badWindowMs` closes the client (1008). */
   badFrames: number;
   badWindowMs: number;
+  /** Frames a client may send per second, and in one burst; more are refused (`RATE_LIMITED`). */
+  framesPerSecond: number;
+  frameBurst: number;
+  /** Symbol × interval pairs a client's frames may name per second, and in one burst (a frame costs one per pair). */
+  pairsPerSecond: number;
+  pairBurst: number;
 }
 
 /** Default {@link HubLimits}. */
 export const HUB_LIMITS: HubLimits = {
   subscriptions: 200, frameBytes: 4096, slowBytes: 256 * 1024, maxBytes: 4 * 1024 * 1024, maxSlowMs: 30_000, badFrames: 20, badWindowMs: 10_000,
+  // A page sends a frame or two when its user picks a symbol or an interval; a dashboard takes its
+  // whole allowance of pairs at once, then a few a second. Each pair subscribed costs a snapshot read.
+  framesPerSecond: 10, frameBurst: 20, pairsPerSecond: 20, pairBurst: 200,
 };
 
 /** Options of {@link createHub}. */
@@ -99,12 +110,33 @@ interface Client {
   /** Alert frames missed while slow (the newest few). */
   alerts: string[];
   bad: number[];
+  /** Token buckets: `take(n)` is false when the client has spent its allowance. */
+  frames: Bucket;
+  pairs: Bucket;
   closed: boolean;
   /** Settles once `hello` is out, so nothing overtakes it. */
   ready: Promise<void>;
 }
 
 const ALERTS_KEPT = 50;
+/** Known symbols are read again at most this often (on a SQL store, listing them reads an index). */
+const SYMBOLS_MS = 1000;
+
+type Bucket = (n: number) => boolean;
+
+/** A token bucket of `burst` tokens refilled at `rate` a second. */
+function bucket(rate: number, burst: number, clock: () => number): Bucket {
+  let tokens = burst;
+  let at = clock();
+  return (n) => {
+    const now = clock();
+    tokens = Math.min(burst, tokens + (Math.max(0, now - at) * rate) / 1000);
+    at = now;
+    if (tokens < n) return false;
+    tokens -= n;
+    return true;
+  };
+}
 const Pairs = z.object({ symbols: z.array(z.string().min(1).max(64)).min(1).max(200), intervals: z.array(z.string().min(1).max(16)).min(1).max(50) });
 const topic = (symbol: string, interval: string) => `c:${symbol}:${interval}`;
 const alertTopic = (symbol: string) => `a:${symbol}`;
@@ -124,6 +156,38 @@ export function createHub(options: HubOptions): Hub {
   const feeds = new Map<string, { count: number; off: Promise<(() => Promise<void>) | undefined> }>();
   const stats = { badMessages: 0, conflated: 0, closedSlow: 0, closedAbusive: 0 };
   let fanout: Fanout = { publish: () => 0 };
+  let listed: { at: number; symbols: Promise<string[]> } | undefined;
+  /** Snapshots waiting for their read, oldest first; a pair dropped before its turn leaves the queue unread. */
+  const turns = new Map<Sub, () => Promise<void>>();
+  let reading = false;
+  /** The known symbols, read again when older than SYMBOLS_MS or when `fresh` (a name was not in them). */
+  const knownSymbols = (fresh = false): Promise<string[]> => {
+    const now = clock();
+    if (fresh || !listed || now - listed.at >= SYMBOLS_MS || now < listed.at) {
+      const symbols = options.symbols();
+      listed = { at: now, symbols };
+      symbols.catch(() => (listed?.symbols === symbols ? (listed = undefined) : undefined));
+    }
+    return listed.symbols;
+  };
+  /**
+   * Runs the queued snapshot reads one at a time across all clients, yielding to the event loop
+   * after each: a SQLite read is synchronous, so a burst of them back to back would hold every
+   * socket (and /health) until the last one is done.
+   */
+  const readTurns = async () => {
+    if (reading) return;
+    reading = true;
+    try {
+      for (const [sub, read] of turns) {
+        turns.delete(sub);
+        await read().catch(onError);
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      reading = false;
+    }
+  };
   const symbolsOf = (c: Client) => new Set([...c.subs.values()].map((s) => s.symbol));
 
   const publish = (t: string, frame: string) => {
@@ -189,11 +253,15 @@ export function createHub(options: HubOptions): Hub {
     publish(alertTopic(symbol), message);
   };
 
-  /** Sends the pair's last `history` candles, then what arrived meanwhile, then puts the client on the topic. */
-  const snapshot = async (c: Client, key: string, sub: Sub) => {
+  /** Queues the pair's snapshot: its last `history` candles, then what arrived meanwhile, then the client goes on the topic. */
+  const snapshot = (c: Client, key: string, sub: Sub) => {
     sub.phase = "pending";
     sub.buffer.clear();
     pending.set(key, (pending.get(key) ?? new Set()).add(sub));
+    turns.set(sub, () => load(c, key, sub));
+    void readTurns();
+  };
+  const load = async (c: Client, key: string, sub: Sub) => {
     let candles: Candle[] = [];
     try {
       const last = await store.latest(sub.symbol, sub.interval);
@@ -240,7 +308,7 @@ export function createHub(options: HubOptions): Hub {
     for (const frame of c.alerts.splice(0)) send(c, frame);
     for (const [key, sub] of c.subs) {
       if (sub.phase === "live") c.ws.subscribe(key);
-      else if (sub.phase === "stale") void snapshot(c, key, sub).catch(onError);
+      else if (sub.phase === "stale") snapshot(c, key, sub);
     }
   };
   const kill = (c: Client, code: 1008 | 1013, reason: string) => {
@@ -256,6 +324,7 @@ export function createHub(options: HubOptions): Hub {
     const sub = c.subs.get(key);
     if (!sub) return;
     c.subs.delete(key);
+    turns.delete(sub);
     unwait(key, sub);
     c.ws.unsubscribe(key);
     release(channels.candles(sub.symbol, sub.interval));
@@ -273,7 +342,8 @@ export function createHub(options: HubOptions): Hub {
   };
 
   const subscribe = async (c: Client, symbols: string[], wanted: string[]) => {
-    const known = new Set(await options.symbols());
+    let known = new Set(await knownSymbols());
+    if (symbols.some((s) => !known.has(s) && !known.has(s.toUpperCase()))) known = new Set(await knownSymbols(true));
     const names = symbols.map((s) => (known.has(s) ? s : s.toUpperCase()));
     const unknown = names.filter((s) => !known.has(s));
     if (unknown.length > 0) return reject(c, "UNKNOWN_SYMBOL", `unknown symbols: ${unknown.join(", ")}; known: ${[...known].sort().join(", ")}`);
@@ -293,7 +363,7 @@ export function createHub(options: HubOptions): Hub {
       const sub: Sub = { symbol, interval, phase: "pending", buffer: new Map() };
       c.subs.set(key, sub);
       acquire(channels.candles(symbol, interval), (m) => onCandle(key, m));
-      void snapshot(c, key, sub).catch(onError);
+      snapshot(c, key, sub);
     }
   };
 
@@ -309,6 +379,7 @@ export function createHub(options: HubOptions): Hub {
   const beat = setInterval(() => fanout.publish("hb", JSON.stringify({ type: "heartbeat", ts: clock() })), heartbeatMs);
 
   const handle = async (c: Client, raw: string | ArrayBufferView | ArrayBuffer) => {
+    if (!c.frames(1)) return reject(c, "RATE_LIMITED", `at most ${limits.framesPerSecond} frames a second (bursts of ${limits.frameBurst})`);
     if (typeof raw !== "string") return reject(c, "BAD_MESSAGE", "frames must be JSON text");
     if (raw.length > limits.frameBytes || (raw.length * 3 > limits.frameBytes && new TextEncoder().encode(raw).length > limits.frameBytes)) {
       return reject(c, "TOO_LARGE", `frames are at most ${limits.frameBytes} bytes`);
@@ -329,6 +400,9 @@ export function createHub(options: HubOptions): Hub {
       return reject(c, "BAD_MESSAGE", `${issue.path.join(".") || "frame"}: ${issue.message}`);
     }
     const { symbols, intervals: wanted } = pairs.data;
+    if (!c.pairs(symbols.length * wanted.length)) {
+      return reject(c, "RATE_LIMITED", `frames may name at most ${limits.pairsPerSecond} symbol × interval pairs a second (bursts of ${limits.pairBurst})`);
+    }
     if (op === "subscribe") return subscribe(c, symbols, wanted);
     for (const s of symbols) for (const i of wanted) drop(c, c.subs.has(topic(s, i)) ? topic(s, i) : topic(s.toUpperCase(), i));
   };
@@ -338,14 +412,20 @@ export function createHub(options: HubOptions): Hub {
     websocket: {
       async open(ws) {
         let ready!: () => void;
-        const c: Client = { ws, subs: new Map(), alerts: [], bad: [], closed: false, ready: new Promise((r) => (ready = r)) };
+        const c: Client = {
+          ws, subs: new Map(), alerts: [], bad: [], closed: false, ready: new Promise((r) => (ready = r)),
+          frames: bucket(limits.framesPerSecond, limits.frameBurst, clock), pairs: bucket(limits.pairsPerSecond, limits.pairBurst, clock),
+        };
         ws.data.client = c;
         clients.add(c);
         ws.subscribe("hb");
-        const symbols = await options.symbols().catch((e) => (onError(e), [] as string[]));
+        const symbols = await knownSymbols().catch((e) => (onError(e), [] as string[]));
         send(c, JSON.stringify({
           type: "hello", version: 1, symbols: [...symbols].sort(), intervals, heartbeatMs,
-          limits: { subscriptions: limits.subscriptions, frameBytes: limits.frameBytes },
+          limits: {
+            subscriptions: limits.subscriptions, frameBytes: limits.frameBytes, framesPerSecond: limits.framesPerSecond, frameBurst: limits.frameBurst,
+            pairsPerSecond: limits.pairsPerSecond, pairBurst: limits.pairBurst,
+          },
         }));
         ready();
       },
