@@ -147,7 +147,10 @@ export function sqliteStore(options: SqliteOptions): CandleStore {
       return row ? toCandle(row) : undefined;
     },
     async symbols() {
-      const rows = run("reading symbols", (d) => d.query(`SELECT DISTINCT symbol FROM candles ORDER BY symbol`).all() as { symbol: string }[]);
+      // DISTINCT would read every candle row; this skips from one symbol to the next on the primary key.
+      const rows = run("reading symbols", (d) => d.query(`WITH RECURSIVE s(symbol) AS (
+          SELECT MIN(symbol) FROM candles UNION ALL SELECT (SELECT MIN(symbol) FROM candles WHERE symbol > s.symbol) FROM s WHERE s.symbol IS NOT NULL
+        ) SELECT symbol FROM s WHERE symbol IS NOT NULL`).all() as { symbol: string }[]);
       return rows.map((r) => r.symbol);
     },
     async alerts(query) {
