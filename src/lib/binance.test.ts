@@ -109,6 +109,12 @@ describe("decodeBinanceWs", () => {
     rejects(() => decodeBinanceWs(LINE.replace('"61837.63000000"', "61837.63")), '"p"');
     rejects(() => decodeBinanceWs(edited((d) => delete d.q)), '"q"');
     rejects(() => decodeBinanceWs(edited((d) => (d.s = ""))), '"s"');
+    // Symbols are bounded at decode, whichever path reads them: a 5 MB one, markup, spaces.
+    for (const symbol of ["A".repeat(5 << 20), "A".repeat(65), "BTC<b>USDT", "BTC USDT", "BTC\u0000"]) {
+      rejects(() => decodeBinanceWs(edited((d) => (d.s = symbol))), '"s"');
+      rejects(() => decodeBinanceWs(edited((d) => ((d.s = symbol), (d.x = 1)))), '"s"');
+    }
+    expect(decodeBinanceWs(edited((d) => ((d.s = "BTCUSDT_240927"), (d.x = 1))))?.symbol).toBe("BTCUSDT_240927");
     rejects(() => decodeBinanceWs(edited((d) => (d.T = "1723161255342"))), '"T"');
     rejects(() => decodeBinanceWs(edited((d) => (d.T = 0))), '"T"');
     rejects(() => decodeBinanceWs(edited((d) => (d.t = -1))), '"t"');

@@ -16,6 +16,7 @@ export { decodeAggTradesCsv, decodeAggTradesCsvInto, decodeTradesCsv, decodeTrad
 export type Format = "binance-ws" | "binance-trades-csv" | "binance-aggtrades-csv";
 
 const DECIMAL = /^[0-9]+(\.[0-9]+)?$/;
+const SYMBOL = /^[A-Za-z0-9_]{1,64}$/;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -63,7 +64,8 @@ function slow(line: string): Trade | null {
   // Futures trade streams also carry insurance-fund and ADL fills; only MARKET fills are market trades.
   if (m.X !== undefined && m.X !== "MARKET") return null;
 
-  if (typeof m.s !== "string" || m.s === "") throw bad(`"s" must be a non-empty symbol, got ${show(m.s)}`);
+  // The same bound as the scanned path: a feed line cannot make a symbol of megabytes or of markup.
+  if (typeof m.s !== "string" || !SYMBOL.test(m.s)) throw bad(`"s" must be a symbol of 1 to 64 letters, digits or _, got ${show(m.s)}`);
   const price = decimal(m, "p");
   const qty = decimal(m, "q");
   const ts = integer(m, "T");

@@ -97,6 +97,29 @@ describe("candles on the project fixtures", () => {
     expect(r.stdout).toBe(clean.stdout);
   });
 
+  test("a deeply nested line, a 5 MB symbol and a symbol of markup are counted bad lines; the run goes on", () => {
+    const lines = readFileSync(fixture("clean.ws.jsonl"), "utf8").trimEnd().split("\n");
+    const withSymbol = (symbol: string) => {
+      const message = JSON.parse(lines[0]!);
+      (message.data ?? message).s = symbol;
+      return JSON.stringify(message);
+    };
+    const hostile = [
+      "[".repeat(200_000) + "]".repeat(200_000),
+      '{"a":'.repeat(1_000_000) + "1" + "}".repeat(1_000_000),
+      withSymbol("S".repeat(5 << 20)),
+      withSymbol("<img src=x>"),
+    ];
+    const file = join(tmp, "hostile.ws.jsonl");
+    writeFileSync(file, [...lines.slice(0, 3), ...hostile, ...lines.slice(3)].join("\n") + "\n");
+    const r = cli("candles", "--input", file, "--interval", "1m,5m");
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim().split("\n").slice(0, -1).map((l) => l.split(":")[0])).toEqual(["line 4", "line 5", "line 6", "line 7"]);
+    expect(r.stderr.length).toBeLessThan(10_000);
+    expect(summary(r)).toBe(`candles: ${lines.length + 4} lines, ${lines.length} trades, ${clean.rows.length} candles, 4 bad lines, 0 late, 0 duplicates`);
+    expect(r.stdout).toBe(clean.stdout);
+  });
+
   test("the µs twin, the out-of-order and the duplicated streams give the same candles", () => {
     for (const name of ["clean-us.ws.jsonl", "out-of-order.ws.jsonl", "duplicates.ws.jsonl"]) {
       const r = cli("candles", "--input", fixture(name), "--interval", "1m,5m");
