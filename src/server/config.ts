@@ -49,10 +49,10 @@ export interface Config {
   rules: RulesConfig;
   /** What this process does; the embedded log needs ingest and process together. */
   roles: Role[];
-  /** Trade log: in-process, or Kafka at `kafkaBrokers`. */
-  log: "memory" | "kafka";
-  /** Latest cache and pub/sub: in-process, or Redis at `redisUrl`. */
-  cache: "memory" | "redis";
+  /** Trade log: in-process, Kafka at `kafkaBrokers`, or Redis Streams over Upstash REST at `upstashUrl`. */
+  log: "memory" | "kafka" | "upstash";
+  /** Latest cache and pub/sub: in-process, Redis at `redisUrl`, or Upstash REST at `upstashUrl`. */
+  cache: "memory" | "redis" | "upstash";
   /** Candle store: SQLite at `db`, PostgreSQL at `databaseUrl`, or in-process (nothing durable: demos and tests). */
   store: "sqlite" | "postgres" | "memory";
   /** Kafka bootstrap brokers, `host:port,host:port`. */
@@ -73,6 +73,10 @@ export interface Config {
   databaseUrl: string;
   /** PostgreSQL schema of the tables. */
   pgSchema: string;
+  /** Upstash Redis REST URL (the edge mode's log and cache). */
+  upstashUrl?: string;
+  /** Upstash Redis REST token. */
+  upstashToken?: string;
 }
 
 /** Alert rules when none are given: tuned so a BTCUSDT replay shows a few of each kind. */
@@ -109,7 +113,10 @@ The local stack (each port switched on by its variable, or by its flag):
   --group <name>       CANDLEFLOW_GROUP       processor group: Kafka consumer group and checkpoint keys (default candleflow)
   --kafka-session-ms <n>  CANDLEFLOW_KAFKA_SESSION_MS  a processor silent this long loses its partitions (default 10000)
   --redis-prefix <p>   CANDLEFLOW_REDIS_PREFIX  prefix of Redis keys and channels (default candleflow:)
-  --pg-schema <name>   CANDLEFLOW_PG_SCHEMA   PostgreSQL schema (default public)`;
+  --pg-schema <name>   CANDLEFLOW_PG_SCHEMA   PostgreSQL schema (default public)
+
+The edge mode (Upstash Redis over REST: Redis Streams as the trade log, the latest cache and pub/sub):
+  --log upstash --cache upstash   UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN (either variable alone switches neither)`;
 
 const int = (min: number, max: number) =>
   z.string().trim().regex(/^-?[0-9]+$/, "expected an integer").transform(Number).pipe(z.number().int().min(min).max(max));
@@ -155,8 +162,8 @@ const FIELDS = {
   history: { flag: "history", env: "CANDLEFLOW_HISTORY", schema: int(1, 5000), fallback: "300" },
   rules: { flag: "rules", env: "CANDLEFLOW_RULES", schema: rules, fallback: undefined },
   roles: { flag: "roles", env: "CANDLEFLOW_ROLES", schema: list(z.enum(ROLES)), fallback: ROLES.join(",") },
-  log: { flag: "log", env: "CANDLEFLOW_LOG", schema: z.enum(["memory", "kafka"]), fallback: undefined },
-  cache: { flag: "cache", env: "CANDLEFLOW_CACHE", schema: z.enum(["memory", "redis"]), fallback: undefined },
+  log: { flag: "log", env: "CANDLEFLOW_LOG", schema: z.enum(["memory", "kafka", "upstash"]), fallback: undefined },
+  cache: { flag: "cache", env: "CANDLEFLOW_CACHE", schema: z.enum(["memory", "redis", "upstash"]), fallback: undefined },
   store: { flag: "store", env: "CANDLEFLOW_STORE", schema: z.enum(["sqlite", "postgres", "memory"]), fallback: undefined },
   kafkaBrokers: { flag: "kafka-brokers", env: "KAFKA_BROKERS", schema: z.string().trim().regex(/^[^,\s]+:[0-9]+(,[^,\s]+:[0-9]+)*$/, "expected host:port[,host:port]"), fallback: "127.0.0.1:9092" },
   topic: { flag: "topic", env: "CANDLEFLOW_TOPIC", schema: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, "Kafka topic names are letters, digits, . _ -"), fallback: "candleflow.trades" },
@@ -166,6 +173,8 @@ const FIELDS = {
   redisUrl: { flag: "redis-url", env: "REDIS_URL", schema: z.url({ protocol: /^rediss?$/ }), fallback: "redis://127.0.0.1:6379" },
   redisPrefix: { flag: "redis-prefix", env: "CANDLEFLOW_REDIS_PREFIX", schema: z.string().max(100), fallback: "candleflow:" },
   databaseUrl: { flag: "database-url", env: "DATABASE_URL", schema: z.url({ protocol: /^postgres(ql)?$/ }), fallback: "postgres://postgres@127.0.0.1:5432/test" },
+  upstashUrl: { flag: "upstash-url", env: "UPSTASH_REDIS_REST_URL", schema: z.url({ protocol: /^https?$/ }), fallback: undefined },
+  upstashToken: { flag: "upstash-token", env: "UPSTASH_REDIS_REST_TOKEN", schema: z.string().min(1), fallback: undefined },
   pgSchema: { flag: "pg-schema", env: "CANDLEFLOW_PG_SCHEMA", schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "lower-case letters, digits, _"), fallback: "public" },
 } satisfies Record<keyof Config, { flag: string; env: string; schema: z.ZodType; fallback: string | undefined }>;
 
@@ -200,8 +209,12 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     else errors.push(`${from} ${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
   }
   // A port whose server is named in the environment is on unless its flag says otherwise.
-  config.log ??= env.KAFKA_BROKERS ? "kafka" : "memory";
-  config.cache ??= env.REDIS_URL ? "redis" : "memory";
+  const upstash = env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN;
+  config.log ??= env.KAFKA_BROKERS ? "kafka" : upstash ? "upstash" : "memory";
+  config.cache ??= env.REDIS_URL ? "redis" : upstash ? "upstash" : "memory";
+  if ((config.log === "upstash" || config.cache === "upstash") && !(config.upstashUrl && config.upstashToken)) {
+    errors.push("--log upstash / --cache upstash need --upstash-url and --upstash-token (or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN)");
+  }
   config.store ??= env.DATABASE_URL ? "postgres" : "sqlite";
   const roles = config.roles as Role[] | undefined;
   if (config.log === "memory" && roles && roles.includes("ingest") !== roles.includes("process")) {

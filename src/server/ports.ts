@@ -32,6 +32,10 @@ export async function openStore(config: Config): Promise<CandleStore> {
 
 /** The cache and pub/sub the configuration names. */
 export async function openCache(config: Config): Promise<Cache> {
+  if (config.cache === "upstash") {
+    const { upstashCache } = await import("./adapters/upstash.ts");
+    return upstashCache({ url: config.upstashUrl!, token: config.upstashToken!, prefix: config.redisPrefix });
+  }
   if (config.cache === "redis") {
     const { redisCache } = await import("./adapters/redis.ts");
     return redisCache({ url: config.redisUrl, prefix: config.redisPrefix });
@@ -50,6 +54,13 @@ export async function openLog(config: Config, firstOffset: number): Promise<Trad
       brokers: config.kafkaBrokers, topic: config.topic, alertsTopic: `${config.topic}.alerts`, partitions: config.partitions,
       ...(config.roles.includes("process") ? { groupId: config.group, sessionTimeoutMs: config.kafkaSessionMs } : {}),
       clientId: `candleflow-${config.roles.join("-")}`,
+    });
+  }
+  if (config.log === "upstash") {
+    const { upstashLog } = await import("./adapters/upstash-log.ts");
+    return upstashLog({
+      url: config.upstashUrl!, token: config.upstashToken!, prefix: config.redisPrefix, partitions: config.partitions,
+      ...(config.roles.includes("process") ? { groupId: config.group, sessionTimeoutMs: config.kafkaSessionMs } : {}),
     });
   }
   // Retention covers the lag the source may run ahead plus what is read but not yet committed.

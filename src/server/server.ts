@@ -105,8 +105,8 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
     processor = pipeline({
       log, store, cache, name: config.group, engine: { intervals, rules: config.rules }, commitTrades: config.commitTrades, commitMs: config.commitMs,
       clock, eventTime: config.source === "replay" ? undefined : clock, onError,
-      // Nothing wakes a processor when another process appends to Kafka: it polls, briefly.
-      idleMs: config.log === "kafka" ? 10 : undefined,
+      // Nothing wakes a processor when another process appends to a shared log: it polls (over HTTP on Upstash, less often).
+      idleMs: config.log === "kafka" ? 10 : config.log === "upstash" ? 50 : undefined,
       ...(source ? { checkpointMeta: () => sourceState(source) } : {}),
     });
     await processor.start();
@@ -132,7 +132,7 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
         }
       }
       processor?.wake();
-      // An in-process log is bounded: the source waits while the processor is far behind. Kafka holds the backlog itself.
+      // An in-process log is bounded: the source waits while the processor is far behind. Kafka and Redis Streams hold the backlog themselves.
       while (!stopping && processor && config.log === "memory" && (await log.highWatermark(0)) - (processor.status().partitions[0]?.offset ?? 0) > MAX_LAG) {
         await new Promise((r) => setTimeout(r, 20));
       }

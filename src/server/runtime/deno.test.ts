@@ -7,7 +7,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeBinanceWs } from "../../lib/binance.ts";
 import type { Candle } from "../../lib/types.ts";
-import { CI, embeddedEnv } from "../testing/servers.ts";
+import { postgresStore } from "../adapters/postgres.ts";
+import { available, CI, embeddedEnv, servers } from "../testing/servers.ts";
+import { startUpstashServer } from "../testing/upstash.ts";
 
 const ROOT = join(import.meta.dir, "../../..");
 const FILE = join(ROOT, "fixtures/replay.ws.jsonl");
@@ -18,6 +20,8 @@ const children: ReturnType<typeof Bun.spawn>[] = [];
 afterAll(() => {
   for (const c of children) c.kill("SIGKILL");
 });
+
+const edge = deno !== null && (await available("redis", servers.redis, 6379)) && (await available("postgres", servers.postgres, 5432));
 
 /** `deno run` of the Deno entry; resolves with the URL it prints. */
 async function start(args: string[]): Promise<{ url: URL; child: ReturnType<typeof Bun.spawn> }> {
@@ -90,4 +94,46 @@ describe.skipIf(!deno && !CI)("Deno runtime", () => {
     child.kill("SIGTERM");
     expect(await child.exited).toBe(0);
   }, 60_000);
+
+  test.skipIf(!edge)("the edge mode on Deno: Upstash Redis Streams as the log, the Upstash cache, PostgreSQL as the store", async () => {
+    const upstash = await startUpstashServer({ redisUrl: servers.redis, token: "edge-test-token" });
+    const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    const schema = `edge_${id}`;
+    const store = postgresStore({ url: servers.postgres, schema });
+    try {
+      const { url, child } = await start([
+        "--log", "upstash", "--cache", "upstash", "--upstash-url", upstash.url, "--upstash-token", upstash.token, "--redis-prefix", `edge:${id}:`,
+        "--store", "postgres", "--database-url", servers.postgres, "--pg-schema", schema, "--partitions", "2",
+        "--file", FILE, "--speed", "0", "--no-loop", "--commit-ms", "50",
+      ]);
+      const recorded = readFileSync(FILE, "utf8").split("\n").filter(Boolean).map((l) => decodeBinanceWs(l)).filter((t) => t !== null && t !== undefined);
+      const deadline = Date.now() + 40_000;
+      let stored = 0;
+      while (Date.now() < deadline) {
+        stored = 0;
+        for (const symbol of await store.symbols()) stored += (await store.candles(symbol, "1h", { limit: 5000 })).candles.reduce((n, c) => n + c.trades, 0);
+        if (stored === recorded.length) break;
+        await Bun.sleep(200);
+      }
+      expect(stored).toBe(recorded.length);
+      const health = (await (await fetch(new URL("/api/v1/health", url))).json()) as { dependencies: Record<string, { adapter: string; ok: boolean }> };
+      expect(health.dependencies.log).toMatchObject({ adapter: "upstash-log", ok: true });
+      expect(health.dependencies.cache).toMatchObject({ ok: true });
+      const latest = (await (await fetch(new URL("/api/v1/latest/BTCUSDT?interval=1h", url))).json()) as { candle: Candle };
+      expect(latest.candle.symbol).toBe("BTCUSDT");
+      expect(upstash.requests()).toBeGreaterThan(0);
+      child.kill("SIGTERM");
+      expect(await child.exited).toBe(0);
+    } finally {
+      await store.close();
+      await upstash.stop();
+      const sql = (await import("postgres")).default(servers.postgres, { max: 1, onnotice: () => {} });
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await sql.end();
+      const redis = new Bun.RedisClient(servers.redis);
+      const keys = (await redis.send("KEYS", [`edge:${id}:*`])) as string[];
+      if (keys.length > 0) await redis.send("DEL", keys);
+      redis.close();
+    }
+  }, 90_000);
 });

@@ -56,7 +56,7 @@ export async function available(what: string, address: string, defaultPort: numb
 }
 
 /** Variables that move a spawned `serve` off the embedded defaults. */
-const STACK_VARIABLES = ["KAFKA_BROKERS", "REDIS_URL", "DATABASE_URL", "CANDLEFLOW_LOG", "CANDLEFLOW_CACHE", "CANDLEFLOW_STORE", "CANDLEFLOW_ROLES"];
+const STACK_VARIABLES = ["KAFKA_BROKERS", "REDIS_URL", "DATABASE_URL", "CANDLEFLOW_LOG", "CANDLEFLOW_CACHE", "CANDLEFLOW_STORE", "CANDLEFLOW_ROLES", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"];
 
 /**
  * This process's environment without the local-stack variables, plus `extra`: for tests
