@@ -74,6 +74,10 @@ if (import.meta.main) {
     else for (const error of loaded.errors) console.error(`serve: ${error}`);
     Deno.exit(loaded.help ? 0 : 2);
   }
+  if (loaded.config.store === "sqlite") {
+    console.error("serve: SQLite (bun:sqlite) exists on Bun only: on Deno use --store postgres (or DATABASE_URL), or --store memory");
+    Deno.exit(2);
+  }
   const running = await startServer(loaded.config);
   const listening = await listen(running, loaded.config);
   console.log(`candleflow listening on ${listening.url.href} (deno)`);
