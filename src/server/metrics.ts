@@ -40,6 +40,10 @@ export interface MetricsSample {
   commitMs?: { p50: number; p99: number };
   /** Inputs refused and sent to the dead letters (undecodable records, invalid trades). */
   deadLetters?: number;
+  /** Source input that could not be decoded (e.g. malformed lines of a replayed file), or was refused as dated far in the future. */
+  sourceErrors?: number;
+  /** Trades of a live feed refused because they were dated too far ahead of the wall clock. */
+  futureTrades?: number;
   /** Per dependency: 1 when its health is ok, 0 when not. */
   up?: Record<string, boolean>;
 }
@@ -84,6 +88,8 @@ export function exposition(s: MetricsSample): string {
     ...(s.commitMs ? [family("candleflow_commit_seconds", "gauge", "Wall time of recent checkpoint commits, by quantile.",
       [[{ quantile: "0.5" }, s.commitMs.p50 / 1000], [{ quantile: "0.99" }, s.commitMs.p99 / 1000]])] : []),
     family("candleflow_dead_letters_total", "counter", "Inputs refused and sent to the dead letters.", one(s.deadLetters ?? 0)),
+    family("candleflow_source_errors_total", "counter", "Source input that could not be decoded or was dated far in the future.", one(s.sourceErrors ?? 0)),
+    family("candleflow_future_trades_total", "counter", "Live trades refused for being dated too far ahead of the wall clock.", one(s.futureTrades ?? 0)),
     ...(s.up ? [family("candleflow_up", "gauge", "1 when the dependency is healthy.",
       Object.entries(s.up).map(([dependency, ok]) => [{ dependency }, ok ? 1 : 0]))] : []),
   ].join("\n") + "\n";

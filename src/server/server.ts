@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import { Engine } from "../lib/engine.ts";
+import { normalizeTs } from "../lib/validate.ts";
 import { AdapterError } from "./adapters/errors.ts";
 import type { Cache, CandleStore, Health, TradeLog } from "./adapters/types.ts";
 import { createApp } from "./app.ts";
@@ -13,8 +14,9 @@ import type { Config } from "./config.ts";
 import { exposition } from "./metrics.ts";
 import { pipeline, type Pipeline } from "./pipeline/processor.ts";
 import { MAX_LAG, openCache, openLog, openStore, readResume } from "./ports.ts";
-import { configuredSymbols, makeSource, sourceState } from "./sources/index.ts";
+import { configuredSymbols, makeSource, MAX_FUTURE_MS, sourceState } from "./sources/index.ts";
 import type { Source } from "./sources/types.ts";
+import type { Trade } from "../lib/types.ts";
 import { createHub, type Hub, type HubLimits } from "./ws.ts";
 
 /** Parts a caller (a test) may supply instead of the configured adapters. */
@@ -114,11 +116,20 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
   }
 
   const wanted = config.source === "replay" && config.symbols ? new Set(configuredSymbols(config)) : undefined;
+  // Replays bound their recordings at load (their times are moved, and may run ahead of the clock at speed > 1).
+  let future = 0;
+  const timely = (trades: Trade[]) => {
+    if (config.source === "replay") return trades;
+    const limit = clock() + MAX_FUTURE_MS;
+    const kept = trades.filter((t) => !(normalizeTs(t.ts) > limit));
+    future += trades.length - kept.length;
+    return kept;
+  };
   let stopping = false;
   const run = { state: "running" as "running" | "ended" | "failed", error: "" };
   const feeding = source && log
     ? source.start(async (trades) => {
-      const batch = wanted ? trades.filter((t) => wanted.has(t.symbol)) : trades;
+      const batch = timely(wanted ? trades.filter((t) => wanted.has(t.symbol)) : trades);
       // A log that is away for a while (a broker restarting) holds the source up instead of ending it: the
       // same batch is appended again once it is back. A retry may write it twice; the engine drops duplicates.
       for (let backoff = 100; ; backoff = Math.min(backoff * 2, 2000)) {
@@ -160,10 +171,12 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
   const app = createApp({
     store, cache, intervals, symbols, clock, health,
     vitals: () => {
-      const ts = source?.status().lastTradeTs;
+      const src = source?.status();
+      const ts = src?.lastTradeTs;
       const s = processor?.status();
       return {
         lag: s?.lag, lastTradeAgeMs: ts === undefined ? undefined : Math.max(0, clock() - ts),
+        sourceErrors: src?.errors, futureTrades: source ? future : undefined,
         tradesPerSecond: s === undefined ? undefined : Math.round(s.tradesPerSecond),
       };
     },
@@ -176,7 +189,7 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
         candles: s?.published ?? { update: 0, final: 0, revision: 0 }, wsClients: h.clients, wsBuffered: h.buffered, wsBadMessages: h.badMessages, wsConflated: h.conflated,
         wsClosed: { slow: h.closedSlow, abusive: h.closedAbusive }, lagRecords: s?.lag ?? 0,
         checkpointAgeSeconds: s?.lastCommitAt === undefined ? Number.NaN : (clock() - s.lastCommitAt) / 1000, commits: s?.commits ?? 0,
-        deadLetters: s?.deadLetters ?? 0, ...(s ? { commitMs: s.commitMs } : {}),
+        deadLetters: s?.deadLetters ?? 0, sourceErrors: source?.status().errors ?? 0, futureTrades: future, ...(s ? { commitMs: s.commitMs } : {}),
         up: { ...(source ? { source: sourceHealth(source, run).ok } : {}), ...(processor ? { pipeline: pipelineHealth().ok } : {}) },
       });
     },

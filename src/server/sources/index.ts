@@ -10,6 +10,14 @@ import { replaySource } from "./replay.ts";
 import type { Source } from "./types.ts";
 import type { SourceResume } from "../pipeline/resume.ts";
 
+/**
+ * A trade dated more than this ahead of the wall clock is refused (a live feed's before the log,
+ * a recording's at load): one such trade would move its symbol's watermark into the future and
+ * make every genuine trade after it late. A minute is far above exchange and NTP clock skew
+ * (milliseconds to a few seconds), so no genuine trade is lost.
+ */
+export const MAX_FUTURE_MS = 60_000;
+
 const DEFAULT_SYMBOLS = { binance: ["BTCUSDT", "ETHUSDT"], coinbase: ["BTC-USD", "ETH-USD"], coingecko: ["bitcoin", "ethereum"] };
 
 /**
@@ -23,6 +31,8 @@ export function makeSource(config: Config, resume: SourceResume, after: Record<s
     // keeps the first run's time shift and continues after the last committed trade.
     return replaySource({
       file: config.file, speed: config.speed, loop: config.loop, anchor: config.loop ? "end" : "start",
+      // Read here, not in the replay: its clock is the pacing one, which a test may move.
+      notAfter: Date.now() + MAX_FUTURE_MS,
       ...(same && resume.replayBase !== undefined ? { base: resume.replayBase, resumeAfter: after } : {}),
     });
   }

@@ -122,6 +122,16 @@ describe("replay source", () => {
     expect(src.status().lastTradeTs).toBe(T0 + 1);
   });
 
+  test("a trade dated far in the future (2199) is counted and skipped: it moves neither the loop's span nor later trades' times", async () => {
+    const path = file([line(1, T0), line(2, Date.UTC(2199, 0, 1)), line(3, T0 + 1000), line(4, T0 + 2000)]);
+    const { calls, src } = await play({ file: path, speed: 0, loop: true, maxPasses: 2, notAfter: Date.now() + 60_000 });
+    const trades = calls.flatMap((c) => c.trades);
+    expect(trades.map((t) => t.id)).toEqual([1, 3, 4, 5, 7, 8]);
+    expect(trades.map((t) => t.ts - T0)).toEqual([0, 1000, 2000, 2000, 3000, 4000]);
+    expect(src.status().errors).toBe(1);
+    expect(src.status().lastError).toContain("2199");
+  });
+
   test("stop() interrupts a long wait and ends start()", async () => {
     const path = file([line(1, T0), line(2, T0 + 3_600_000)]);
     const src = replaySource({ file: path, speed: 1 });

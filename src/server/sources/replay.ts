@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { decodeBinanceWs } from "../../lib/binance.ts";
+import { normalizeTs } from "../../lib/validate.ts";
 import type { Trade } from "../../lib/types.ts";
 import { sleep as timerSleep } from "./backoff.ts";
 import { lifecycle } from "./feed.ts";
@@ -44,6 +45,12 @@ export interface ReplayOptions {
    * `base`, a restarted replay emits exactly what an uninterrupted one would have.
    */
   resumeAfter?: Record<string, number>;
+  /**
+   * Recorded trades dated after this (epoch ms, before any shift) are refused and counted in
+   * `status().errors`: a recording is of the past, and one trade dated 2199 would stretch the
+   * loop's span over centuries and make every later trade late. Default: no bound.
+   */
+  notAfter?: number;
   /** Most trades per batch; default 1000. */
   batchSize?: number;
   /** Wall clock, epoch ms; default Date.now. */
@@ -95,10 +102,12 @@ export function replaySource(options: ReplayOptions = {}): ReplaySource {
 
   async function load(file: string): Promise<Recording> {
     const trades: Trade[] = [];
+    const limit = options.notAfter ?? Infinity;
     for (const line of (await readFile(file, "utf8")).split("\n")) {
       if (!line.trim()) continue;
       try {
         const trade = decodeBinanceWs(line);
+        if (trade && normalizeTs(trade.ts) > limit) throw new Error(`trade ${trade.symbol} ${trade.id} is dated ${new Date(normalizeTs(trade.ts)).toISOString()}, in the future`);
         if (trade) trades.push(trade);
       } catch (error) {
         status.errors++;
