@@ -53,7 +53,8 @@ export function sqliteStore(options: SqliteOptions): CandleStore {
     if (e instanceof AdapterError) throw e;
     const code = String((e as { code?: unknown })?.code ?? "");
     const message = `${doing}: ${e instanceof Error ? e.message : String(e)}`;
-    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) throw new AdapterError(name, "UNAVAILABLE", message, { cause: e });
+    // A full disk (or a file grown to its limit) is the operator's to fix; once there is room the same commit succeeds.
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED") || code.startsWith("SQLITE_FULL")) throw new AdapterError(name, "UNAVAILABLE", message, { cause: e });
     if (code.startsWith("SQLITE_CONSTRAINT") || code.startsWith("SQLITE_MISMATCH")) throw new AdapterError(name, "INVALID_ARGUMENT", message, { cause: e });
     if (code.startsWith("SQLITE_CORRUPT") || code.startsWith("SQLITE_NOTADB")) throw new AdapterError(name, "CORRUPT", message, { cause: e });
     throw new AdapterError(name, "UNAVAILABLE", message, { cause: e, retryable: false });
