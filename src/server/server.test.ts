@@ -6,6 +6,7 @@ import type { Trade } from "../lib/types.ts";
 import { loadConfig, type Config } from "./config.ts";
 import { startServer, type Running } from "./server.ts";
 import type { Source, SourceStatus } from "./sources/types.ts";
+import { embeddedEnv } from "./testing/servers.ts";
 import { until } from "./testing/wait.ts";
 
 // The composed server fed hostile input, checked the way an operator would: /health, /metrics, /symbols.
@@ -77,5 +78,43 @@ describe("hostile input", () => {
     } finally {
       await running.stop();
     }
+  });
+});
+
+describe("two servers on one SQLite file", () => {
+  test("the second is refused at start-up with a clear error; once the first stops, a new one starts", async () => {
+    const db = join(dir, "shared.sqlite");
+    const args = ["--db", db, "--file", join(ROOT, "fixtures/replay.ws.jsonl"), "--speed", "0", "--no-loop"];
+    const first = await startServer(config(args), { onError: () => {} });
+    try {
+      const second = startServer(config(args), { onError: () => {} });
+      await expect(second).rejects.toThrow(/in use by another candleflow server/);
+      await expect(second).rejects.toMatchObject({ code: "CONFLICT" });
+      // A process that only serves the API reads the file without taking the writer's lock.
+      const reader = await startServer(config([...args, "--roles", "api"]), { onError: () => {} });
+      await reader.stop();
+    } finally {
+      await first.stop();
+    }
+    const again = await startServer(config(args), { onError: () => {} });
+    await again.stop();
+  });
+
+  test("a server killed with SIGKILL leaves no lock behind", async () => {
+    const db = join(dir, "killed.sqlite");
+    const child = Bun.spawn(["bun", "run", join(ROOT, "src/server/cli.ts"), "serve", "--port", "0", "--db", db, "--file", join(ROOT, "fixtures/replay.ws.jsonl")], {
+      cwd: ROOT, stdout: "pipe", stderr: "pipe", env: embeddedEnv(),
+    });
+    const reader = child.stdout.getReader();
+    for (let out = ""; !/listening on/.test(out);) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`serve exited: ${out}`);
+      out += new TextDecoder().decode(value);
+    }
+    await expect(startServer(config(["--db", db, "--file", join(ROOT, "fixtures/replay.ws.jsonl")]), { onError: () => {} })).rejects.toThrow(/in use/);
+    child.kill("SIGKILL");
+    await child.exited;
+    const restarted = await startServer(config(["--db", db, "--file", join(ROOT, "fixtures/replay.ws.jsonl")]), { onError: () => {} });
+    await restarted.stop();
   });
 });

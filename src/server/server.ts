@@ -9,6 +9,7 @@ import { Engine } from "../lib/engine.ts";
 import { normalizeTs } from "../lib/validate.ts";
 import { AdapterError } from "./adapters/errors.ts";
 import type { Cache, CandleStore, Health, TradeLog } from "./adapters/types.ts";
+import { lockSqlite } from "./adapters/sqlite.ts";
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { exposition } from "./metrics.ts";
@@ -83,9 +84,15 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
   const clock = parts.clock ?? Date.now;
   const onError = parts.onError ?? ((e: unknown) => console.error(`candleflow: ${e instanceof Error ? e.message : String(e)}`));
   const has = (role: Config["roles"][number]) => config.roles.includes(role);
+  // One processing server per SQLite file, refused at start-up. (On PostgreSQL several processors
+  // share the work through the consumer group, and fenced checkpoints keep them apart.)
   const store = parts.store ?? (await openStore(config));
+  const unlock = !parts.store && config.store === "sqlite" && config.db !== ":memory:" && has("process") ? lockSqlite(config.db) : undefined;
   const opened = await store.health();
-  if (!opened.ok) throw new Error(`cannot open the store ${config.store === "postgres" ? config.databaseUrl : config.db}: ${opened.detail}`);
+  if (!opened.ok) {
+    unlock?.();
+    throw new Error(`cannot open the store ${config.store === "postgres" ? config.databaseUrl : config.db}: ${opened.detail}`);
+  }
   const probe = config.log === "memory" || parts.log ? [0] : Array.from({ length: config.partitions }, (_, i) => i);
   const resumed = await readResume(store, config.group, probe);
   const intervals = resumed.engine?.intervals ?? config.intervals;
@@ -207,6 +214,7 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
       await cache.close();
       await log?.close();
       if (!parts.store) await store.close();
+      unlock?.();
     },
   };
 }

@@ -36,6 +36,38 @@ INSERT INTO candles VALUES ($symbol, $interval, $openTime, $open, $high, $low, $
   $trades, $takerBuyVolume, $takerBuyQuoteVolume, $vwap, $rev, $final)${upsertGuard("candles")}`;
 
 /**
+ * Takes the writer's lock of the SQLite store at `path` for as long as this process holds it:
+ * an exclusive SQLite lock on `<path>.lock`, a file of its own so readers of the store are not
+ * blocked. The lock is the operating system's, so a process killed with SIGKILL leaves none behind.
+ *
+ * @returns a function that lets the lock go.
+ * @throws AdapterError `CONFLICT` when another process (or another store of this one) holds it.
+ *
+ * @example
+ * const unlock = lockSqlite("data/candleflow.sqlite")
+ */
+export function lockSqlite(path: string): () => void {
+  const file = `${path}.lock`;
+  let d: Database;
+  try {
+    d = new Database(file, { create: true });
+  } catch (e) {
+    throw new AdapterError("sqlite", "UNAVAILABLE", `cannot open the lock ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e, retryable: false });
+  }
+  try {
+    d.exec("PRAGMA busy_timeout = 0");
+    d.exec("BEGIN EXCLUSIVE");
+  } catch (e) {
+    d.close();
+    throw new AdapterError("sqlite", "CONFLICT", `${path} is in use by another candleflow server (it holds ${file}); stop it, or give this one another --db`, { cause: e });
+  }
+  return () => {
+    d.exec("ROLLBACK");
+    d.close();
+  };
+}
+
+/**
  * `CandleStore` on a SQLite file through `bun:sqlite`, in WAL mode: readers never block the
  * committing processor, and a process killed mid-commit leaves the last complete commit.
  * The file is opened on first use.
