@@ -25,9 +25,13 @@ export async function openStore(config: Config): Promise<CandleStore> {
   }
   if (config.store === "memory") return memoryStore();
   // Imported on use: bun:sqlite exists on Bun only, and the other runtimes choose other stores.
-  const { sqliteStore } = await import("./adapters/sqlite.ts");
+  const { lockSqlite, sqliteStore } = await import("./adapters/sqlite.ts");
   if (config.db !== ":memory:") mkdirSync(dirname(config.db), { recursive: true });
-  return sqliteStore({ path: config.db });
+  // One processing server per SQLite file, refused at start-up. (On PostgreSQL several processors
+  // share the work through the consumer group, and fenced checkpoints keep them apart.)
+  const unlock = config.db !== ":memory:" && config.roles.includes("process") ? lockSqlite(config.db) : undefined;
+  const store = sqliteStore({ path: config.db });
+  return unlock ? { ...store, close: () => store.close().finally(unlock) } : store;
 }
 
 /** The cache and pub/sub the configuration names. */

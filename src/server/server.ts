@@ -9,7 +9,6 @@ import { Engine } from "../lib/engine.ts";
 import { normalizeTs } from "../lib/validate.ts";
 import { AdapterError } from "./adapters/errors.ts";
 import type { Cache, CandleStore, Health, TradeLog } from "./adapters/types.ts";
-import { lockSqlite } from "./adapters/sqlite.ts";
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { exposition } from "./metrics.ts";
@@ -84,13 +83,10 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
   const clock = parts.clock ?? Date.now;
   const onError = parts.onError ?? ((e: unknown) => console.error(`candleflow: ${e instanceof Error ? e.message : String(e)}`));
   const has = (role: Config["roles"][number]) => config.roles.includes(role);
-  // One processing server per SQLite file, refused at start-up. (On PostgreSQL several processors
-  // share the work through the consumer group, and fenced checkpoints keep them apart.)
   const store = parts.store ?? (await openStore(config));
-  const unlock = !parts.store && config.store === "sqlite" && config.db !== ":memory:" && has("process") ? lockSqlite(config.db) : undefined;
   const opened = await store.health();
   if (!opened.ok) {
-    unlock?.();
+    if (!parts.store) await store.close();
     throw new Error(`cannot open the store ${config.store === "postgres" ? config.databaseUrl : config.db}: ${opened.detail}`);
   }
   const probe = config.log === "memory" || parts.log ? [0] : Array.from({ length: config.partitions }, (_, i) => i);
@@ -214,7 +210,6 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
       await cache.close();
       await log?.close();
       if (!parts.store) await store.close();
-      unlock?.();
     },
   };
 }
