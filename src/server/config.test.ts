@@ -18,7 +18,7 @@ describe("loadConfig", () => {
     expect(ok([])).toEqual({
       port: 3000, host: "127.0.0.1", source: "replay", speed: 1, loop: true, db: "data/candleflow.sqlite",
       intervals: ["1m", "5m", "15m", "1h"], commitTrades: 5000, commitMs: 1000, heartbeatMs: 15000, history: 300,
-      rules: DEFAULT_RULES, roles: ["ingest", "process", "api"], log: "memory", cache: "memory", store: "sqlite",
+      rules: DEFAULT_RULES, maxFutureMs: 60000, roles: ["ingest", "process", "api"], log: "memory", cache: "memory", store: "sqlite",
       kafkaBrokers: "127.0.0.1:9092", topic: "candleflow.trades", partitions: 3, group: "candleflow", kafkaSessionMs: 10000,
       redisUrl: "redis://127.0.0.1:6379", redisPrefix: "candleflow:", databaseUrl: "postgres://postgres@127.0.0.1:5432/test", pgSchema: "public",
     });

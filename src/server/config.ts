@@ -47,6 +47,13 @@ export interface Config {
   history: number;
   /** Alert rules of a fresh database. */
   rules: RulesConfig;
+  /**
+   * A trade dated more than this ahead of the wall clock is refused (a live feed's before the
+   * log, a recording's at load), ms: one such trade would move its symbol's watermark into the
+   * future and make every genuine trade after it late. The default minute is far above exchange
+   * and NTP clock skew (milliseconds to a few seconds), so no genuine trade is lost.
+   */
+  maxFutureMs: number;
   /** What this process does; the embedded log needs ingest and process together. */
   roles: Role[];
   /** Trade log: in-process, Kafka at `kafkaBrokers`, or Redis Streams over Upstash REST at `upstashUrl`. */
@@ -101,6 +108,7 @@ export const usage = `usage: bun run candleflow serve [options]
   --heartbeat-ms <n>   CANDLEFLOW_HEARTBEAT_MS   WebSocket heartbeat (default 15000)
   --history <n>        CANDLEFLOW_HISTORY     candles per WebSocket snapshot (default 300)
   --rules <json>       CANDLEFLOW_RULES       alert rules of a new database, e.g. {"default":{"whale":{"notional":100000}}}
+  --max-future-ms <n>  CANDLEFLOW_MAX_FUTURE_MS  refuse trades dated more than n ms ahead of the clock (default 60000)
 
 The local stack (each port switched on by its variable, or by its flag):
   --log kafka          KAFKA_BROKERS          trade log in Kafka at these brokers (default log: in-process)
@@ -161,6 +169,7 @@ const FIELDS = {
   heartbeatMs: { flag: "heartbeat-ms", env: "CANDLEFLOW_HEARTBEAT_MS", schema: int(100, 600_000), fallback: "15000" },
   history: { flag: "history", env: "CANDLEFLOW_HISTORY", schema: int(1, 5000), fallback: "300" },
   rules: { flag: "rules", env: "CANDLEFLOW_RULES", schema: rules, fallback: undefined },
+  maxFutureMs: { flag: "max-future-ms", env: "CANDLEFLOW_MAX_FUTURE_MS", schema: int(0, 86_400_000), fallback: "60000" },
   roles: { flag: "roles", env: "CANDLEFLOW_ROLES", schema: list(z.enum(ROLES)), fallback: ROLES.join(",") },
   log: { flag: "log", env: "CANDLEFLOW_LOG", schema: z.enum(["memory", "kafka", "upstash"]), fallback: undefined },
   cache: { flag: "cache", env: "CANDLEFLOW_CACHE", schema: z.enum(["memory", "redis", "upstash"]), fallback: undefined },

@@ -6,17 +6,15 @@
  */
 import { Hono } from "hono";
 import { Engine } from "../lib/engine.ts";
-import { normalizeTs } from "../lib/validate.ts";
-import { AdapterError } from "./adapters/errors.ts";
 import type { Cache, CandleStore, Health, TradeLog } from "./adapters/types.ts";
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { exposition } from "./metrics.ts";
 import { pipeline, type Pipeline } from "./pipeline/processor.ts";
 import { MAX_LAG, openCache, openLog, openStore, readResume } from "./ports.ts";
-import { configuredSymbols, makeSource, MAX_FUTURE_MS, sourceState } from "./sources/index.ts";
+import { ingest } from "./ingest.ts";
+import { configuredSymbols, makeSource, sourceState } from "./sources/index.ts";
 import type { Source } from "./sources/types.ts";
-import type { Trade } from "../lib/types.ts";
 import { createHub, type Hub, type HubLimits } from "./ws.ts";
 
 /** Parts a caller (a test) may supply instead of the configured adapters. */
@@ -53,14 +51,6 @@ function sortedJson(value: unknown): string {
   return JSON.stringify(value, (_k, v) =>
     v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
   );
-}
-
-/** Health of a source run: ok while connected, or once its finite input has ended. */
-function sourceHealth(source: Source, run: { state: "running" | "ended" | "failed"; error: string }): Health {
-  const s = source.status();
-  const ok = run.state === "ended" || (run.state === "running" && s.connected);
-  const detail = run.state === "failed" ? run.error : run.state === "ended" ? "input ended" : s.connected ? undefined : s.lastError ?? "connecting";
-  return { adapter: source.name, ok, ...(detail ? { detail } : {}) };
 }
 
 /** The app of a process without the api role: only its own /health and /metrics, for probes and its operator. */
@@ -118,42 +108,16 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
     processing = processor.run(ctl.signal).catch(onError);
   }
 
-  const wanted = config.source === "replay" && config.symbols ? new Set(configuredSymbols(config)) : undefined;
-  // Replays bound their recordings at load (their times are moved, and may run ahead of the clock at speed > 1).
-  let future = 0;
-  const timely = (trades: Trade[]) => {
-    if (config.source === "replay") return trades;
-    const limit = clock() + MAX_FUTURE_MS;
-    const kept = trades.filter((t) => !(normalizeTs(t.ts) > limit));
-    future += trades.length - kept.length;
-    return kept;
-  };
-  let stopping = false;
-  const run = { state: "running" as "running" | "ended" | "failed", error: "" };
-  const feeding = source && log
-    ? source.start(async (trades) => {
-      const batch = timely(wanted ? trades.filter((t) => wanted.has(t.symbol)) : trades);
-      // A log that is away for a while (a broker restarting) holds the source up instead of ending it: the
-      // same batch is appended again once it is back. A retry may write it twice; the engine drops duplicates.
-      for (let backoff = 100; ; backoff = Math.min(backoff * 2, 2000)) {
-        try {
-          await log.append(batch);
-          break;
-        } catch (e) {
-          if (stopping || !(e instanceof AdapterError && e.retryable)) throw e;
-          onError(e);
-          await new Promise((r) => setTimeout(r, backoff));
-        }
-      }
-      processor?.wake();
-      // An in-process log is bounded: the source waits while the processor is far behind. Kafka and Redis Streams hold the backlog themselves.
-      while (!stopping && processor && config.log === "memory" && (await log.highWatermark(0)) - (processor.status().partitions[0]?.offset ?? 0) > MAX_LAG) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }).then(() => void (run.state = "ended"), (e) => {
-      run.state = "failed";
-      run.error = e instanceof Error ? e.message : String(e);
-      onError(e);
+  const feed = source && log
+    ? ingest({
+      source, log, clock, onError,
+      ...(config.source === "replay" && config.symbols ? { symbols: new Set(configuredSymbols(config)) } : {}),
+      // Replays bound their recordings at load instead: their moved times may run ahead of the clock at speed > 1.
+      ...(config.source === "replay" ? {} : { maxFutureMs: config.maxFutureMs }),
+      ...(processor && config.log === "memory"
+        ? { backlog: { max: MAX_LAG, behind: async () => (await log.highWatermark(0)) - (processor!.status().partitions[0]?.offset ?? 0) } }
+        : {}),
+      appended: () => processor?.wake(),
     })
     : undefined;
 
@@ -168,7 +132,7 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
     return { adapter: "pipeline", ok: s.state !== "failed", detail: s.error ?? s.state };
   };
   const health: Record<string, () => Promise<Health> | Health> = {};
-  if (source) health.source = () => sourceHealth(source, run);
+  if (feed) health.source = () => feed.health();
   if (log) health.log = () => log.health();
   if (processor) health.pipeline = pipelineHealth;
   const app = createApp({
@@ -179,7 +143,7 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
       const s = processor?.status();
       return {
         lag: s?.lag, lastTradeAgeMs: ts === undefined ? undefined : Math.max(0, clock() - ts),
-        sourceErrors: src?.errors, futureTrades: source ? future : undefined,
+        sourceErrors: src?.errors, futureTrades: feed?.future(),
         tradesPerSecond: s === undefined ? undefined : Math.round(s.tradesPerSecond),
       };
     },
@@ -192,8 +156,8 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
         candles: s?.published ?? { update: 0, final: 0, revision: 0 }, wsClients: h.clients, wsBuffered: h.buffered, wsBadMessages: h.badMessages, wsConflated: h.conflated,
         wsClosed: { slow: h.closedSlow, abusive: h.closedAbusive }, lagRecords: s?.lag ?? 0,
         checkpointAgeSeconds: s?.lastCommitAt === undefined ? Number.NaN : (clock() - s.lastCommitAt) / 1000, commits: s?.commits ?? 0,
-        deadLetters: s?.deadLetters ?? 0, sourceErrors: source?.status().errors ?? 0, futureTrades: future, ...(s ? { commitMs: s.commitMs } : {}),
-        up: { ...(source ? { source: sourceHealth(source, run).ok } : {}), ...(processor ? { pipeline: pipelineHealth().ok } : {}) },
+        deadLetters: s?.deadLetters ?? 0, sourceErrors: source?.status().errors ?? 0, futureTrades: feed?.future() ?? 0, ...(s ? { commitMs: s.commitMs } : {}),
+        up: { ...(feed ? { source: feed.health().ok } : {}), ...(processor ? { pipeline: pipelineHealth().ok } : {}) },
       });
     },
   });
@@ -201,9 +165,7 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
   return {
     app: has("api") ? app : probesOnly(app), hub, source, processor, intervals, resumedAt: resumed.next0, notes,
     async stop() {
-      stopping = true;
-      await source?.stop();
-      await feeding;
+      await feed?.stop();
       ctl.abort();
       await processing;
       await hub.close();

@@ -10,14 +10,6 @@ import { replaySource } from "./replay.ts";
 import type { Source } from "./types.ts";
 import type { SourceResume } from "../pipeline/resume.ts";
 
-/**
- * A trade dated more than this ahead of the wall clock is refused (a live feed's before the log,
- * a recording's at load): one such trade would move its symbol's watermark into the future and
- * make every genuine trade after it late. A minute is far above exchange and NTP clock skew
- * (milliseconds to a few seconds), so no genuine trade is lost.
- */
-export const MAX_FUTURE_MS = 60_000;
-
 const DEFAULT_SYMBOLS = { binance: ["BTCUSDT", "ETHUSDT"], coinbase: ["BTC-USD", "ETH-USD"], coingecko: ["bitcoin", "ethereum"] };
 
 /**
@@ -32,7 +24,7 @@ export function makeSource(config: Config, resume: SourceResume, after: Record<s
     return replaySource({
       file: config.file, speed: config.speed, loop: config.loop, anchor: config.loop ? "end" : "start",
       // Read here, not in the replay: its clock is the pacing one, which a test may move.
-      notAfter: Date.now() + MAX_FUTURE_MS,
+      notAfter: Date.now() + config.maxFutureMs,
       ...(same && resume.replayBase !== undefined ? { base: resume.replayBase, resumeAfter: after } : {}),
     });
   }
