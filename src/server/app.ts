@@ -31,8 +31,8 @@ export interface AppOptions {
 }
 
 /** An answer other than 200: rendered as `{"error":{code, field?, message}}`. */
-class ApiError extends Error {
-  constructor(readonly status: 400 | 404 | 503, readonly code: string, message: string, readonly field?: string) {
+export class ApiError extends Error {
+  constructor(readonly status: 400 | 401 | 404 | 413 | 503, readonly code: string, message: string, readonly field?: string) {
     super(message);
   }
 }
@@ -42,12 +42,12 @@ const digits = (what: string) => z.string().regex(/^-?[0-9]{1,16}$/, `must be ${
 const time = digits("an integer time in epoch milliseconds");
 const limit = (max: number) => digits("a whole number").pipe(z.number().int().min(1, "must be at least 1").max(max, `must be at most ${max}`));
 
-/** Parses `query` with `schema`; the first problem becomes a 400 naming its field. */
-function parse<T extends z.ZodType>(schema: T, query: Record<string, string>): z.output<T> {
+/** Parses `query` (or a request body) with `schema`; the first problem becomes a 400 naming its field. */
+export function parse<T extends z.ZodType>(schema: T, query: unknown): z.output<T> {
   const got = schema.safeParse(query);
   if (got.success) return got.data;
   const issue = got.error.issues[0]!;
-  const field = String(issue.path[0] ?? "query");
+  const field = issue.path.map(String).join(".") || "query";
   throw new ApiError(400, "BAD_REQUEST", `${field}: ${issue.message}`, field);
 }
 

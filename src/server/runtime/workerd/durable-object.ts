@@ -1,0 +1,211 @@
+/**
+ * One Durable Object per symbol: it owns the symbol's `Engine`, and each ingest commits the
+ * candles it produced, its alerts, the engine snapshot and the source offset (the last trade id
+ * pulled) in one storage transaction — exactly once within the object. A restarted object
+ * restores the engine from that snapshot before it takes any call, so it continues exactly
+ * where the last commit left it.
+ *
+ * WebSocket clients of the symbol are accepted with the hibernation API and served by the same
+ * hub as on Bun (protocol, snapshots, conflation), fed in process from this object's commits.
+ * The hub's timers (heartbeat, slow-client checks) keep the object resident while clients are
+ * connected; the hub stops with the last client, so an idle object can be evicted. A socket
+ * that outlives its object's memory is closed with 1012, and the client reconnects for a fresh
+ * snapshot.
+ */
+import { DurableObject, type DurableObjectState, type DurableSocket } from "cloudflare:workers";
+import { Engine } from "../../../lib/engine.ts";
+import type { Alert, Candle, Trade } from "../../../lib/types.ts";
+import { durableStore } from "../../adapters/durable-store.ts";
+import { AdapterError, type AdapterErrorCode } from "../../adapters/errors.ts";
+import { memoryCache } from "../../adapters/memory-cache.ts";
+import type { CandleStore } from "../../adapters/types.ts";
+import { isCandleEvent, windowKey } from "../../pipeline/events.ts";
+import { publisher } from "../../pipeline/publisher.ts";
+import { createHub, type Hub, type HubSocket } from "../../ws.ts";
+import { topics, type Topics } from "../topics.ts";
+import { settings, type Env } from "./env.ts";
+
+/** The checkpoint's key in the object's storage (one engine per object). */
+const CHECKPOINT = "engine";
+
+/** What one ingest did. */
+export interface IngestResult {
+  /** Trades aggregated (not duplicates, not late, not rejected). */
+  trades: number;
+  duplicates: number;
+  late: number;
+  rejected: number;
+  /** Why trades were refused (the first few). */
+  rejections: string[];
+  /** Candle rows written. */
+  candles: number;
+  alerts: number;
+}
+
+/** A store read's answer over RPC: the value, or the adapter error it threw (RPC keeps only an error's message). */
+export type ReadResult = { ok: true; value: unknown } | { ok: false; adapter: string; code: AdapterErrorCode; message: string };
+
+/** The store reads the worker's API makes. */
+export type ReadMethod = "candles" | "latest" | "symbols" | "alerts" | "loadCheckpoint" | "health";
+
+/** Where a symbol's source resumes, as the checkpoint's offsets JSON. */
+interface Offsets {
+  /** Last exchange trade id pulled. */
+  pulled?: number;
+}
+
+/** The Durable Object of one symbol. */
+export class SymbolObject extends DurableObject<Env> {
+  private readonly store: CandleStore;
+  private readonly intervals: string[];
+  private engine!: Engine;
+  private offsets: Offsets = {};
+  private fence: string | null = null;
+  private turn: Promise<unknown> = Promise.resolve();
+  private symbol: string | undefined;
+  private readonly cache = memoryCache();
+  private readonly publish = publisher(this.cache, { clock: Date.now, everyMs: 0, onError: (e) => console.error("publish:", e) });
+  private live: { hub: Hub; rooms: Topics } | undefined;
+  private readonly sockets = new Map<WebSocket, HubSocket>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = durableStore(ctx.storage);
+    this.intervals = settings(env).intervals;
+    void ctx.blockConcurrencyWhile(() => this.load());
+  }
+
+  /** Restores the engine and offsets from the last commit (a fresh engine when there is none). */
+  private async load(): Promise<void> {
+    const cp = await this.store.loadCheckpoint(CHECKPOINT);
+    this.engine = cp ? Engine.restore(cp.bytes) : new Engine({ intervals: this.intervals });
+    this.offsets = cp ? (JSON.parse(cp.offsets) as Offsets) : {};
+    this.fence = cp?.offsets ?? null;
+  }
+
+  /** Runs calls that change the engine one at a time. */
+  private serial<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.turn.then(run);
+    this.turn = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * Aggregates `trades` and commits what they produced with the snapshot. `pulled`: the last
+   * exchange id these trades were pulled up to, kept as the source offset. A failed commit
+   * puts the engine back to the last committed state and throws.
+   */
+  async ingest(symbol: string, trades: Trade[], pulled?: number): Promise<IngestResult> {
+    this.symbol ??= symbol;
+    return this.serial(async () => {
+      const before = this.engine.stats();
+      const events = this.engine.ingestMany(trades);
+      const candles = new Map<string, Candle>();
+      const result: IngestResult = { trades: 0, duplicates: 0, late: 0, rejected: 0, rejections: [], candles: 0, alerts: 0 };
+      const alerts: Alert[] = [];
+      for (const e of events) {
+        if (isCandleEvent(e)) candles.set(windowKey(e.candle), e.candle);
+        else if (e.type === "alert") alerts.push(e.alert);
+        else if (e.type === "rejected" && result.rejections.length < 10) result.rejections.push(`${e.reason}: ${e.detail}`);
+      }
+      const next: Offsets = pulled === undefined ? this.offsets : { ...this.offsets, pulled: Math.max(pulled, this.offsets.pulled ?? -1) };
+      const offsets = JSON.stringify(next);
+      try {
+        await this.store.commit({ candles: [...candles.values()], alerts, checkpoint: { key: CHECKPOINT, bytes: this.engine.snapshot(offsets), offsets, previous: this.fence } });
+      } catch (e) {
+        await this.load();
+        throw e;
+      }
+      this.offsets = next;
+      this.fence = offsets;
+      this.publish.queue(events);
+      await this.publish.flush();
+      const after = this.engine.stats();
+      return {
+        ...result, trades: after.trades - before.trades, duplicates: after.duplicates - before.duplicates, late: after.late - before.late,
+        rejected: after.rejected - before.rejected, candles: candles.size, alerts: alerts.length,
+      };
+    });
+  }
+
+  /** The last exchange trade id pulled, where the next scheduled pull starts after. */
+  async cursor(): Promise<number | undefined> {
+    return this.offsets.pulled;
+  }
+
+  /** A read of this object's store, for the worker's API. */
+  async read(method: ReadMethod, args: unknown[]): Promise<ReadResult> {
+    try {
+      return { ok: true, value: await (this.store[method] as (...a: unknown[]) => Promise<unknown>)(...args) };
+    } catch (e) {
+      if (!(e instanceof AdapterError)) throw e;
+      return { ok: false, adapter: e.adapter, code: e.code, message: e.message.slice(e.adapter.length + 2) };
+    }
+  }
+
+  /** `/ws?symbol=`: a WebSocket client of this symbol. */
+  async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    this.symbol ??= new URL(request.url).searchParams.get("symbol") ?? undefined;
+    const pair = new WebSocketPair();
+    const ws = pair[1];
+    this.ctx.acceptWebSocket(ws);
+    const { hub, rooms } = this.hub();
+    const socket = rooms.socket({
+      send: (data) => ws.send(data),
+      close: (code, reason) => ws.close(code, reason),
+      get readyState() {
+        return ws.readyState;
+      },
+      // workerd does not report what it holds for a socket: the hub's slow-client rules see 0.
+      bufferedAmount: 0,
+    });
+    this.sockets.set(ws, socket);
+    void hub.websocket.open(socket);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  async webSocketMessage(ws: DurableSocket, message: string | ArrayBuffer): Promise<void> {
+    const socket = this.sockets.get(ws);
+    if (!socket || !this.live) return ws.close(1012, "restarted: reconnect for a fresh snapshot");
+    await this.live.hub.websocket.message(socket, message);
+  }
+
+  async webSocketClose(ws: DurableSocket, code: number): Promise<void> {
+    this.forget(ws);
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
+    } catch {
+      // already closed
+    }
+  }
+
+  async webSocketError(ws: DurableSocket): Promise<void> {
+    this.forget(ws);
+  }
+
+  /** The hub, started with the first client. */
+  private hub(): { hub: Hub; rooms: Topics } {
+    if (this.live) return this.live;
+    const hub = createHub({
+      cache: this.cache, store: this.store, intervals: this.intervals, symbols: async () => (this.symbol ? [this.symbol] : []),
+      onError: (e) => console.error("ws:", e),
+    });
+    const rooms = topics({ backpressureBytes: hub.limits.slowBytes });
+    hub.attach(rooms.fanout);
+    return (this.live = { hub, rooms });
+  }
+
+  private forget(ws: WebSocket): void {
+    const socket = this.sockets.get(ws);
+    if (!socket || !this.live) return;
+    this.sockets.delete(ws);
+    this.live.rooms.drop(socket);
+    this.live.hub.websocket.close(socket);
+    if (this.sockets.size === 0) {
+      const { hub } = this.live;
+      this.live = undefined;
+      void hub.close();
+    }
+  }
+}

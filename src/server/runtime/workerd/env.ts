@@ -1,0 +1,49 @@
+/**
+ * The worker's bindings and vars (see `wrangler.toml`) and what they mean. Vars are strings;
+ * each is read here once, with its default.
+ */
+import type { DurableObjectNamespace } from "cloudflare:workers";
+import type { SymbolObject } from "./durable-object.ts";
+
+/** What `wrangler.toml` binds. */
+export interface Env {
+  /** One Durable Object per symbol. */
+  CANDLES: DurableObjectNamespace<SymbolObject>;
+  /** Symbols served, pulled and accepted by ingest, comma-separated, e.g. `BTCUSDT,ETHUSDT`. */
+  SYMBOLS: string;
+  /** Candle intervals, comma-separated; default `1m,5m,15m,1h`. */
+  INTERVALS?: string;
+  /** Exchange REST base of the scheduled pull; default `https://api.binance.com`; empty turns the pull off. */
+  EXCHANGE_REST_URL?: string;
+  /** Most REST pages (1000 trades each) one scheduled run fetches per symbol; default 5. */
+  PULL_PAGES?: string;
+  /** Largest ingest body, bytes; default 1 MiB. */
+  INGEST_MAX_BYTES?: string;
+  /** Bearer token the ingest route requires when set (a secret: `wrangler secret put INGEST_TOKEN`). */
+  INGEST_TOKEN?: string;
+}
+
+/** The vars of `env`, parsed, defaults applied. */
+export interface Settings {
+  symbols: string[];
+  intervals: string[];
+  restUrl: string;
+  pullPages: number;
+  ingestMaxBytes: number;
+  ingestToken?: string;
+}
+
+const list = (value: string | undefined, fallback: string) => (value?.trim() ? value : fallback).split(",").map((s) => s.trim()).filter(Boolean);
+const count = (value: string | undefined, fallback: number) => (value && /^[0-9]+$/.test(value) ? Number(value) : fallback);
+
+/** Reads the vars. */
+export function settings(env: Env): Settings {
+  return {
+    symbols: list(env.SYMBOLS, "").map((s) => s.toUpperCase()),
+    intervals: list(env.INTERVALS, "1m,5m,15m,1h"),
+    restUrl: (env.EXCHANGE_REST_URL ?? "https://api.binance.com").replace(/\/$/, ""),
+    pullPages: count(env.PULL_PAGES, 5),
+    ingestMaxBytes: count(env.INGEST_MAX_BYTES, 1024 * 1024),
+    ...(env.INGEST_TOKEN ? { ingestToken: env.INGEST_TOKEN } : {}),
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * The scheduled pull: each symbol's aggregate trades after the last id its object committed,
+ * from the exchange's REST API (Binance `GET /api/v3/aggTrades?symbol=&fromId=&limit=1000`),
+ * page by page into the symbol's object. No long-lived exchange socket is needed: each cron
+ * run continues where the last commit left off, and a page pulled twice is dropped by trade id.
+ */
+import { decodeBinanceWs } from "../../../lib/binance.ts";
+import type { Trade } from "../../../lib/types.ts";
+import { settings, type Env } from "./env.ts";
+
+/** Rows per page: Binance's most. */
+const PAGE = 1000;
+
+/** One page of `symbol`'s aggregate trades with ids above `after` (the latest ones when `after` is unknown). */
+export async function aggTrades(restUrl: string, symbol: string, after: number | undefined, http: typeof fetch = fetch): Promise<Trade[]> {
+  const from = after === undefined ? "" : `&fromId=${after + 1}`;
+  const res = await http(`${restUrl}/api/v3/aggTrades?symbol=${encodeURIComponent(symbol)}${from}&limit=${PAGE}`);
+  if (!res.ok) throw new Error(`GET aggTrades ${symbol} ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  const rows = (await res.json()) as unknown;
+  if (!Array.isArray(rows)) throw new Error(`GET aggTrades ${symbol}: expected an array`);
+  // A REST row has the fields of the aggTrade stream event: the stream's decoder checks it.
+  return rows.map((row) => decodeBinanceWs(JSON.stringify({ ...(row as object), e: "aggTrade", s: symbol }))!);
+}
+
+/** What one symbol's pull did. */
+export interface Pulled {
+  symbol: string;
+  trades: number;
+  error?: string;
+}
+
+/** Pulls every configured symbol, at most `PULL_PAGES` pages each; a failing symbol does not stop the others. */
+export async function pullAll(env: Env): Promise<Pulled[]> {
+  const { symbols, restUrl, pullPages } = settings(env);
+  if (!restUrl) return [];
+  return Promise.all(symbols.map(async (symbol): Promise<Pulled> => {
+    const object = env.CANDLES.get(env.CANDLES.idFromName(symbol));
+    let trades = 0;
+    try {
+      let after = await object.cursor();
+      for (let page = 0; page < pullPages; page++) {
+        const got = await aggTrades(restUrl, symbol, after);
+        if (got.length === 0) break;
+        after = got[got.length - 1]!.id;
+        await object.ingest(symbol, got, after);
+        trades += got.length;
+        if (got.length < PAGE) break;
+      }
+      return { symbol, trades };
+    } catch (e) {
+      return { symbol, trades, error: e instanceof Error ? e.message : String(e) };
+    }
+  }));
+}
