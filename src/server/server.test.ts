@@ -117,4 +117,23 @@ describe("two servers on one SQLite file", () => {
     const restarted = await startServer(config(["--db", db, "--file", join(ROOT, "fixtures/replay.ws.jsonl")]), { onError: () => {} });
     await restarted.stop();
   });
+
+});
+
+describe("health figures", () => {
+  test("a looping replay, whose moved trade times run ahead of the clock at speed, never reports a negative lastTradeAgeMs", async () => {
+    const running = await startServer(config(["--file", join(ROOT, "fixtures/replay.ws.jsonl"), "--speed", "50", "--loop"]), { onError: () => {} });
+    try {
+      const ages: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const age = (await json(running, "/api/v1/health")).lastTradeAgeMs;
+        if (typeof age === "number") ages.push(age);
+        await Bun.sleep(30);
+      }
+      expect(ages.length).toBeGreaterThan(10);
+      expect(Math.min(...ages)).toBeGreaterThanOrEqual(0);
+    } finally {
+      await running.stop();
+    }
+  });
 });
