@@ -8,7 +8,7 @@ import type { Trade } from "../../lib/types.ts";
 import { backoff, sleep as timerSleep, type BackoffOptions } from "./backoff.ts";
 import { fedLifecycle, shedder, type Feed } from "./feed.ts";
 import { feedGaps, type FetchRange, type Gaps } from "./gaps.ts";
-import { session, type SessionEnd } from "./socket.ts";
+import { reconnecting, session } from "./socket.ts";
 import type { Sleep, Source, SourceStatus } from "./types.ts";
 
 /** Options of {@link binanceSource}. */
@@ -121,45 +121,31 @@ export function binanceSource(options: BinanceOptions): BinanceSource {
     }));
     for (const [symbol, id] of Object.entries(options.resumeAfter ?? {})) ids.resume(symbol.toUpperCase(), id);
     const wait = backoff(options.backoff);
-    let first = true;
     const load = shedder(out, options.maxBacklog ?? 100_000, status);
-    while (!signal.aborted) {
-      if (!first) status.reconnects++;
-      first = false;
-      let end: SessionEnd | undefined;
-      try {
-        end = await session(
-          `${wsUrl}/stream?streams=${streams}`,
-          {
-            open: () => {
-              status.connected = true;
-              ids.reopened();
-            },
-            message: (text) => {
-              let trade: Trade | null;
-              try {
-                trade = decodeBinanceWs(text);
-              } catch (error) {
-                return fail(`bad message: ${error instanceof Error ? error.message : String(error)}`);
-              }
-              if (trade) ids.accept(trade);
-              load.check();
-            },
+    await reconnecting({
+      signal, status, fail, sleep, wait, load,
+      connect: (live) => session(
+        `${wsUrl}/stream?streams=${streams}`,
+        {
+          open: () => {
+            status.connected = true;
+            ids.reopened();
           },
-          load.signal(signal),
-          { idleMs: options.idleMs ?? 120_000, maxAgeMs: options.maxConnectionMs ?? 85_800_000 },
-        );
-      } catch (error) {
-        fail(`connect: ${error instanceof Error ? error.message : String(error)}`);
-      }
-      status.connected = false;
-      if (signal.aborted) break;
-      if (await load.shed()) continue;
-      if (end?.rotated) continue;
-      if (end) fail(end.opened ? `connection closed: ${end.reason}` : `cannot connect: ${end.reason}`);
-      if (end?.received) wait.reset();
-      await sleep(wait.next(), signal);
-    }
+          message: (text) => {
+            let trade: Trade | null;
+            try {
+              trade = decodeBinanceWs(text);
+            } catch (error) {
+              return fail(`bad message: ${error instanceof Error ? error.message : String(error)}`);
+            }
+            if (trade) ids.accept(trade);
+            load.check();
+          },
+        },
+        live,
+        { idleMs: options.idleMs ?? 120_000, maxAgeMs: options.maxConnectionMs ?? 85_800_000 },
+      ),
+    });
   }
 
   return {

@@ -11,7 +11,7 @@ import type { Trade } from "../../lib/types.ts";
 import { backoff, sleep as timerSleep, type BackoffOptions } from "./backoff.ts";
 import { fedLifecycle, shedder, type Feed } from "./feed.ts";
 import { feedGaps, type FetchRange } from "./gaps.ts";
-import { session, type SessionEnd } from "./socket.ts";
+import { reconnecting, session } from "./socket.ts";
 import type { Sleep, Source, SourceStatus } from "./types.ts";
 
 /** Options of {@link coinbaseSource}. */
@@ -120,64 +120,51 @@ export function coinbaseSource(options: CoinbaseOptions): Source {
     const resubscribed = new Map<string, number>();
     const wait = backoff(options.backoff);
     const load = shedder(out, options.maxBacklog ?? 100_000, status);
-    let first = true;
-    while (!signal.aborted) {
-      if (!first) status.reconnects++;
-      first = false;
-      let end: SessionEnd | undefined;
-      try {
-        end = await session(
-          wsUrl,
-          {
-            open: (ws) => {
-              status.connected = true;
-              // Sequences only order messages within a connection; across connections trade ids dedupe.
-              sequence.clear();
-              subscribe(ws, products);
-              ids.reopened();
-            },
-            message: (text, ws) => {
-              let msg: Match & { message?: string; reason?: string };
-              try {
-                msg = JSON.parse(text);
-              } catch {
-                return fail(`bad message: ${text.slice(0, 120)}`);
-              }
-              if (msg.type === "error") return fail(`coinbase: ${msg.message ?? ""} ${msg.reason ?? ""}`.trim());
-              if (msg.type !== "match" && msg.type !== "last_match") return;
-              const product = msg.product_id ?? "";
-              const seq = msg.sequence ?? 0;
-              if (seq <= (sequence.get(product) ?? -1)) return;
-              sequence.set(product, seq);
-              let trade: Trade;
-              try {
-                trade = fromMatch(symbolOf(product), msg);
-              } catch (error) {
-                return fail(error instanceof Error ? error.message : String(error));
-              }
-              if (ids.accept(trade)) {
-                const now = Date.now();
-                if (now - (resubscribed.get(product) ?? -Infinity) >= (options.resubscribeMs ?? 30_000)) {
-                  resubscribed.set(product, now);
-                  subscribe(ws, [product]);
-                }
-              }
-              load.check();
-            },
+    await reconnecting({
+      signal, status, fail, sleep, wait, load,
+      connect: (live) => session(
+        wsUrl,
+        {
+          open: (ws) => {
+            status.connected = true;
+            // Sequences only order messages within a connection; across connections trade ids dedupe.
+            sequence.clear();
+            subscribe(ws, products);
+            ids.reopened();
           },
-          load.signal(signal),
-          { idleMs: options.idleMs ?? 30_000 },
-        );
-      } catch (error) {
-        fail(`connect: ${error instanceof Error ? error.message : String(error)}`);
-      }
-      status.connected = false;
-      if (signal.aborted) break;
-      if (await load.shed()) continue;
-      if (end) fail(end.opened ? `connection closed: ${end.reason}` : `cannot connect: ${end.reason}`);
-      if (end?.received) wait.reset();
-      await sleep(wait.next(), signal);
-    }
+          message: (text, ws) => {
+            let msg: Match & { message?: string; reason?: string };
+            try {
+              msg = JSON.parse(text);
+            } catch {
+              return fail(`bad message: ${text.slice(0, 120)}`);
+            }
+            if (msg.type === "error") return fail(`coinbase: ${msg.message ?? ""} ${msg.reason ?? ""}`.trim());
+            if (msg.type !== "match" && msg.type !== "last_match") return;
+            const product = msg.product_id ?? "";
+            const seq = msg.sequence ?? 0;
+            if (seq <= (sequence.get(product) ?? -1)) return;
+            sequence.set(product, seq);
+            let trade: Trade;
+            try {
+              trade = fromMatch(symbolOf(product), msg);
+            } catch (error) {
+              return fail(error instanceof Error ? error.message : String(error));
+            }
+            if (ids.accept(trade)) {
+              const now = Date.now();
+              if (now - (resubscribed.get(product) ?? -Infinity) >= (options.resubscribeMs ?? 30_000)) {
+                resubscribed.set(product, now);
+                subscribe(ws, [product]);
+              }
+            }
+            load.check();
+          },
+        },
+        live,
+        { idleMs: options.idleMs ?? 30_000 },
+      ),
+    });
   }
 
   return {

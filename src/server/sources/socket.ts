@@ -1,4 +1,6 @@
-/** One WebSocket connection as a promise, with the timers every exchange feed needs. */
+/** One WebSocket connection as a promise, with the timers every exchange feed needs, and the loop that keeps one open. */
+import type { Backoff } from "./backoff.ts";
+import type { Sleep, SourceStatus } from "./types.ts";
 
 /** What a session does with its socket. */
 export interface SessionHandlers {
@@ -93,4 +95,46 @@ export function session(url: string, handlers: SessionHandlers, signal: AbortSig
     });
     if (signal.aborted) close("stopped");
   });
+}
+
+/** What {@link reconnecting} needs around the session it keeps open. */
+export interface Reconnecting {
+  /** Ends the loop (the source stopping). */
+  signal: AbortSignal;
+  /** Counts reconnects and shows whether a connection is open. */
+  status: Pick<SourceStatus, "reconnects" | "connected">;
+  /** Records a failure for `status` (the loop goes on). */
+  fail: (message: string) => void;
+  /** Waits between attempts, cut short by `signal`. */
+  sleep: Sleep;
+  /** The delays between attempts; reset once a connection has brought messages. */
+  wait: Backoff;
+  /** Drops the connection when the sink falls behind (then reconnects and backfills at once). */
+  load: { signal(outer: AbortSignal): AbortSignal; shed(): Promise<boolean> };
+  /** Opens one session, ending on `signal`. */
+  connect: (signal: AbortSignal) => Promise<SessionEnd>;
+}
+
+/**
+ * Keeps a live feed's WebSocket session open until `signal` aborts: every exchange source's
+ * loop. A session that ends is retried after a backoff; one shed for load, or rotated before
+ * the exchange's connection age limit, is reopened at once.
+ */
+export async function reconnecting(r: Reconnecting): Promise<void> {
+  for (let first = true; !r.signal.aborted; first = false) {
+    if (!first) r.status.reconnects++;
+    let end: SessionEnd | undefined;
+    try {
+      end = await r.connect(r.load.signal(r.signal));
+    } catch (error) {
+      r.fail(`connect: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    r.status.connected = false;
+    if (r.signal.aborted) break;
+    if (await r.load.shed()) continue;
+    if (end?.rotated) continue;
+    if (end) r.fail(end.opened ? `connection closed: ${end.reason}` : `cannot connect: ${end.reason}`);
+    if (end?.received) r.wait.reset();
+    await r.sleep(r.wait.next(), r.signal);
+  }
 }
