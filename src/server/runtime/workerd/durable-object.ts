@@ -23,7 +23,7 @@ import { isCandleEvent, windowKey } from "../../pipeline/events.ts";
 import { publisher } from "../../pipeline/publisher.ts";
 import { createHub, type Hub, type HubSocket } from "../../ws.ts";
 import { topics, type Topics } from "../topics.ts";
-import { settings, type Env } from "./env.ts";
+import { settings, type Env, type Settings } from "./env.ts";
 
 /** The checkpoint's key in the object's storage (one engine per object). */
 const CHECKPOINT = "engine";
@@ -57,7 +57,7 @@ interface Offsets {
 /** The Durable Object of one symbol. */
 export class SymbolObject extends DurableObject<Env> {
   private readonly store: CandleStore;
-  private readonly intervals: string[];
+  private readonly config: Settings;
   private engine!: Engine;
   private offsets: Offsets = {};
   private fence: string | null = null;
@@ -71,14 +71,14 @@ export class SymbolObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = durableStore(ctx.storage);
-    this.intervals = settings(env).intervals;
+    this.config = settings(env);
     void ctx.blockConcurrencyWhile(() => this.load());
   }
 
   /** Restores the engine and offsets from the last commit (a fresh engine when there is none). */
   private async load(): Promise<void> {
     const cp = await this.store.loadCheckpoint(CHECKPOINT);
-    this.engine = cp ? Engine.restore(cp.bytes) : new Engine({ intervals: this.intervals });
+    this.engine = cp ? Engine.restore(cp.bytes) : new Engine({ intervals: this.config.intervals, ...(this.config.maxIdGaps ? { maxIdGaps: this.config.maxIdGaps } : {}) });
     this.offsets = cp ? (JSON.parse(cp.offsets) as Offsets) : {};
     this.fence = cp?.offsets ?? null;
   }
@@ -188,7 +188,7 @@ export class SymbolObject extends DurableObject<Env> {
   private hub(): { hub: Hub; rooms: Topics } {
     if (this.live) return this.live;
     const hub = createHub({
-      cache: this.cache, store: this.store, intervals: this.intervals, symbols: async () => (this.symbol ? [this.symbol] : []),
+      cache: this.cache, store: this.store, intervals: this.config.intervals, symbols: async () => (this.symbol ? [this.symbol] : []),
       onError: (e) => console.error("ws:", e),
     });
     const rooms = topics({ backpressureBytes: hub.limits.slowBytes });

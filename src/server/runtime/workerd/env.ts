@@ -15,6 +15,8 @@ export interface Env {
   INTERVALS?: string;
   /** Exchange REST base of the scheduled pull; default `https://api.binance.com`; empty turns the pull off. */
   EXCHANGE_REST_URL?: string;
+  /** Id ranges an engine remembers as missing per symbol (dedupe and gap alerts); default the engine's (4096). */
+  MAX_ID_GAPS?: string;
   /** Most REST pages (1000 trades each) one scheduled run fetches per symbol; default 5. */
   PULL_PAGES?: string;
   /** Largest ingest body, bytes; default 1 MiB. */
@@ -27,6 +29,7 @@ export interface Env {
 export interface Settings {
   symbols: string[];
   intervals: string[];
+  maxIdGaps?: number;
   restUrl: string;
   pullPages: number;
   ingestMaxBytes: number;
@@ -41,6 +44,7 @@ export function settings(env: Env): Settings {
   return {
     symbols: list(env.SYMBOLS, "").map((s) => s.toUpperCase()),
     intervals: list(env.INTERVALS, "1m,5m,15m,1h"),
+    ...(env.MAX_ID_GAPS ? { maxIdGaps: count(env.MAX_ID_GAPS, 4096) } : {}),
     restUrl: (env.EXCHANGE_REST_URL ?? "https://api.binance.com").replace(/\/$/, ""),
     pullPages: count(env.PULL_PAGES, 5),
     ingestMaxBytes: count(env.INGEST_MAX_BYTES, 1024 * 1024),
