@@ -293,6 +293,15 @@ test.skipIf(!existsSync(SHARED))("parity on the shared recording (19,904 BTCUSDT
 });
 if (!existsSync(SHARED)) console.warn(`skipped: parity on ${SHARED} (not present)`);
 
+test("with INGEST_TOKEN set, ingest needs its bearer token (401 without)", async () => {
+  const mf = await start({ SYMBOLS: "BTCUSDT", INGEST_TOKEN: "s3cret" });
+  const one = recorded.filter((t) => t.symbol === "BTCUSDT").slice(0, 1);
+  expect((await ingest(mf, one)).body.error.code).toBe("UNAUTHORIZED");
+  const ok = await ingest(mf, one, { headers: { authorization: "Bearer s3cret" } });
+  expect(ok.body.symbols.BTCUSDT).toMatchObject({ trades: 1, candles: INTERVALS.length });
+  await stop(mf);
+});
+
 describe("figures", () => {
   test("ingest trades/s through one object, and WebSocket deliveries/s from it", async () => {
     const mf = await start({ SYMBOLS: "BTCUSDT" });
