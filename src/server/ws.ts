@@ -9,10 +9,11 @@
  */
 import { z } from "zod";
 import { intervalMs } from "../lib/interval.ts";
-import type { Candle } from "../lib/types.ts";
+import type { Alert, Candle } from "../lib/types.ts";
 import { supersedes } from "./adapters/guard.ts";
 import type { Cache, CandleStore } from "./adapters/types.ts";
 import { channels } from "./pipeline/publisher.ts";
+import { encode, PROTOCOL_VERSION, type CandleFrame, type SnapshotFrame } from "./protocol.ts";
 
 /** What the hub needs of a server socket (Bun's `ServerWebSocket<HubData>` is one); `send` answers like Bun's. */
 export interface HubSocket {
@@ -204,7 +205,7 @@ export function createHub(options: HubOptions): Hub {
     stats.badMessages++;
     const now = clock();
     c.bad = [...c.bad.filter((t) => now - t < limits.badWindowMs), now];
-    send(c, JSON.stringify({ type: "error", code, message }));
+    send(c, encode({ type: "error", code, message }));
     if (c.bad.length > limits.badFrames) kill(c, 1008, "too many invalid frames");
   };
 
@@ -237,7 +238,7 @@ export function createHub(options: HubOptions): Hub {
     void feed.off.then((off) => off?.()).catch(onError);
   };
   const onCandle = (key: string, message: string) => {
-    const e = JSON.parse(message) as { type: string; candle: Candle };
+    const e = JSON.parse(message) as { type: CandleFrame["kind"]; candle: Candle };
     for (const sub of pending.get(key) ?? []) {
       const had = sub.buffer.get(e.candle.openTime);
       if (!had || supersedes(e.candle, had)) sub.buffer.set(e.candle.openTime, e.candle);
@@ -246,11 +247,13 @@ export function createHub(options: HubOptions): Hub {
       const sub = c.subs.get(key);
       if (sub?.phase === "live") sub.phase = "stale";
     }
-    publish(key, JSON.stringify({ type: "candle", kind: e.type, candle: e.candle }));
+    publish(key, encode({ type: "candle", kind: e.type, candle: e.candle }));
   };
   const onAlert = (symbol: string, message: string) => {
-    for (const c of slow) if (symbolsOf(c).has(symbol)) c.alerts = [...c.alerts, message].slice(-ALERTS_KEPT);
-    publish(alertTopic(symbol), message);
+    // Re-encoded: the pub/sub message is the publisher's internal format, the frame is the public protocol.
+    const frame = encode({ type: "alert", alert: (JSON.parse(message) as { alert: Alert }).alert });
+    for (const c of slow) if (symbolsOf(c).has(symbol)) c.alerts = [...c.alerts, frame].slice(-ALERTS_KEPT);
+    publish(alertTopic(symbol), frame);
   };
 
   /** Queues the pair's snapshot: its last `history` candles, then what arrived meanwhile, then the client goes on the topic. */
@@ -281,12 +284,12 @@ export function createHub(options: HubOptions): Hub {
       .filter((k) => k.openTime >= first && (!byTime.has(k.openTime) || supersedes(k, byTime.get(k.openTime)!)));
     sub.buffer.clear();
     sub.phase = "live";
-    send(c, JSON.stringify({
+    send(c, encode({
       type: "snapshot", symbol: sub.symbol, interval: sub.interval,
-      columns: [candles.map((k) => k.openTime / 1000), ...(["open", "high", "low", "close", "volume"] as const).map((f) => candles.map((k) => Number(k[f])))],
+      columns: [candles.map((k) => k.openTime / 1000), ...(["open", "high", "low", "close", "volume"] as const).map((f) => candles.map((k) => Number(k[f])))] as SnapshotFrame["columns"],
       final: candles.map((k) => k.final), candles: candles.length,
     }));
-    for (const k of later) send(c, JSON.stringify({ type: "candle", kind: kindOf(k), candle: k }));
+    for (const k of later) send(c, encode({ type: "candle", kind: kindOf(k), candle: k }));
     if (c.slowSince === undefined && !c.closed) c.ws.subscribe(key);
   };
   const unwait = (key: string, sub: Sub) => {
@@ -376,7 +379,7 @@ export function createHub(options: HubOptions): Hub {
       else if (buffered <= limits.slowBytes / 4) recover(c);
     }
   }, Math.min(1000, heartbeatMs));
-  const beat = setInterval(() => fanout.publish("hb", JSON.stringify({ type: "heartbeat", ts: clock() })), heartbeatMs);
+  const beat = setInterval(() => fanout.publish("hb", encode({ type: "heartbeat", ts: clock() })), heartbeatMs);
 
   const handle = async (c: Client, raw: string | ArrayBufferView | ArrayBuffer) => {
     if (!c.frames(1)) return reject(c, "RATE_LIMITED", `at most ${limits.framesPerSecond} frames a second (bursts of ${limits.frameBurst})`);
@@ -392,7 +395,7 @@ export function createHub(options: HubOptions): Hub {
     }
     const op = (msg as { op?: unknown } | null)?.op;
     if (typeof msg !== "object" || Array.isArray(msg) || typeof op !== "string") return reject(c, "BAD_MESSAGE", 'expected an object with a string "op"');
-    if (op === "ping") return send(c, JSON.stringify({ type: "pong", ts: clock() }));
+    if (op === "ping") return send(c, encode({ type: "pong", ts: clock() }));
     if (op !== "subscribe" && op !== "unsubscribe") return reject(c, "UNKNOWN_OP", `unknown op "${op.slice(0, 32)}"; ops: subscribe, unsubscribe, ping`);
     const pairs = Pairs.safeParse(msg);
     if (!pairs.success) {
@@ -420,8 +423,8 @@ export function createHub(options: HubOptions): Hub {
         clients.add(c);
         ws.subscribe("hb");
         const symbols = await knownSymbols().catch((e) => (onError(e), [] as string[]));
-        send(c, JSON.stringify({
-          type: "hello", version: 1, symbols: [...symbols].sort(), intervals, heartbeatMs,
+        send(c, encode({
+          type: "hello", version: PROTOCOL_VERSION, symbols: [...symbols].sort(), intervals, heartbeatMs,
           limits: {
             subscriptions: limits.subscriptions, frameBytes: limits.frameBytes, framesPerSecond: limits.framesPerSecond, frameBurst: limits.frameBurst,
             pairsPerSecond: limits.pairsPerSecond, pairBurst: limits.pairBurst,

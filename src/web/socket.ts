@@ -3,40 +3,12 @@
  * symbol × interval pairs, subscribes them on every (re)connect so each one gets a fresh
  * snapshot, and reconnects by itself with exponential backoff.
  */
-import type { Alert, Candle } from "../lib/types.ts";
 
 /** Connection state shown to people. */
 export type Status = "connecting" | "live" | "reconnecting";
 
-/** First frame of a connection. */
-export interface HelloFrame {
-  type: "hello";
-  version: number;
-  symbols: string[];
-  intervals: string[];
-  heartbeatMs: number;
-  limits: { subscriptions: number; frameBytes: number };
-}
-
-/** Last candles of a pair, uPlot-ready: `[t (s), open, high, low, close, volume]`. */
-export interface SnapshotFrame {
-  type: "snapshot";
-  symbol: string;
-  interval: string;
-  columns: [number[], number[], number[], number[], number[], number[]];
-  final: boolean[];
-  candles: number;
-}
-
-/** Every frame the server sends. */
-export type ServerFrame =
-  | HelloFrame
-  | SnapshotFrame
-  | { type: "candle"; kind: "update" | "final" | "revision"; candle: Candle }
-  | { type: "alert"; alert: Alert }
-  | { type: "heartbeat"; ts: number }
-  | { type: "pong"; ts: number }
-  | { type: "error"; code: string; message: string };
+export type { HelloFrame, ServerFrame, SnapshotFrame } from "../server/protocol.ts";
+import type { ServerFrame } from "../server/protocol.ts";
 
 /** Options of {@link connect}. */
 export interface SocketOptions {
