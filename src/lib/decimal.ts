@@ -75,18 +75,17 @@ export function compareExact(m1: number, e1: number, m2: number, e2: number): nu
 /** Renders `value · 10^-scale` canonically: no trailing zeros after the point, `"0"` for zero. */
 export function formatScaled(value: bigint, scale: number): string {
   if (value === 0n) return "0";
-  const neg = value < 0n;
-  let digits = (neg ? -value : value).toString();
-  if (scale > 0) {
-    if (digits.length <= scale) digits = "0".repeat(scale - digits.length + 1) + digits;
-    const cut = digits.length - scale;
-    let frac = digits.slice(cut);
-    let end = frac.length;
-    while (end > 0 && frac.charCodeAt(end - 1) === 48) end--;
-    frac = frac.slice(0, end);
-    digits = frac ? `${digits.slice(0, cut)}.${frac}` : digits.slice(0, cut);
-  }
-  return neg ? `-${digits}` : digits;
+  return value < 0n ? `-${placePoint((-value).toString(), scale)}` : placePoint(value.toString(), scale);
+}
+
+/** Puts the point `scale` digits from the right of `digits` (no leading zeros, not "0"), trailing zeros dropped. */
+function placePoint(digits: string, scale: number): string {
+  if (scale === 0) return digits;
+  if (digits.length <= scale) digits = "0".repeat(scale - digits.length + 1) + digits;
+  const cut = digits.length - scale;
+  let end = digits.length;
+  while (end > cut && digits.charCodeAt(end - 1) === 48) end--;
+  return end === cut ? digits.slice(0, cut) : `${digits.slice(0, cut)}.${digits.slice(cut, end)}`;
 }
 
 // Rendered candles repeat the same few prices (open, high, low, close of every update):
@@ -108,14 +107,7 @@ export function formatDecimal(m: number, e: number): string {
 }
 
 function render(m: number, e: number): string {
-  if (m === 0) return "0";
-  let digits = String(m);
-  if (e === 0) return digits;
-  if (digits.length <= e) digits = "0".repeat(e - digits.length + 1) + digits;
-  const cut = digits.length - e;
-  let end = digits.length;
-  while (end > cut && digits.charCodeAt(end - 1) === 48) end--;
-  return end === cut ? digits.slice(0, cut) : `${digits.slice(0, cut)}.${digits.slice(cut, end)}`;
+  return m === 0 ? "0" : placePoint(String(m), e);
 }
 
 /**
@@ -177,6 +169,13 @@ export class Sum {
     else this.addBig(other.value(), other.scale);
   }
 
+  /** Makes this sum zero. */
+  clear(): void {
+    this.small = 0;
+    this.big = 0n;
+    this.scale = 0;
+  }
+
   /** Makes this sum equal to `other`. */
   copy(other: Sum): void {
     this.small = other.small;
@@ -214,4 +213,63 @@ export function divide(num: bigint, numScale: number, den: bigint, denScale: num
   const r2 = (n - q * d) * 2n;
   if (r2 > d || (r2 === d && (q & 1n) === 1n)) q += 1n;
   return formatScaled(q, places);
+}
+
+const EXACT = 2 ** 53;
+/** Zeros to pad a chunk of long division with, by how many digits it is short. */
+const ZEROS: readonly string[] = Array.from({ length: 16 }, (_, i) => "0".repeat(i));
+
+/**
+ * `num / den` of two sums, as {@link divide} renders it. Sums that fit in doubles (nearly
+ * all) are divided in doubles by {@link divideSmall}; others, and the rare case it
+ * declines, in BigInt.
+ */
+export function quotient(num: Sum, den: Sum, places: number): string {
+  if (num.big === 0n && den.big === 0n) {
+    const text = divideSmall(num.small, num.scale, den.small, den.scale, places);
+    if (text !== null) return text;
+  }
+  return divide(num.value(), num.scale, den.value(), den.scale, places);
+}
+
+/**
+ * {@link divide} for safe integers `num ≥ 0` and `den`, without BigInt: long division in
+ * chunks of digits small enough that every product and remainder is an exact integer
+ * double, so the digits and the half-to-even rounding are exactly `divide`'s. Null when
+ * the operands are too large for that or the rounding would carry into an earlier chunk
+ * (a string of nines): the caller then divides in BigInt.
+ */
+export function divideSmall(num: number, numScale: number, den: number, denScale: number, places: number): string | null {
+  if (den === 0) return "0";
+  const shift = places + denScale - numScale;
+  if (shift < 0 || num + den > EXACT) return null;
+  // Each step divides r · 10^k (r < den): both it and q · den stay ≤ 2^53, exact.
+  let k = 15;
+  while (k > 0 && den * (POW10[k]! + 1) > EXACT) k--;
+  if (k === 0 && shift > 0) return null;
+  let q = Math.floor(num / den);
+  let r = num - q * den;
+  if (r < 0) { q--; r += den; } else if (r >= den) { q++; r -= den; }
+  let digits = "";
+  let width = 0;
+  for (let left = shift; left > 0; left -= width) {
+    if (width > 0) {
+      const text = q === 0 && digits === "" ? "" : String(q);
+      digits += digits === "" ? text : ZEROS[width - text.length]! + text;
+    } else if (q > 0) digits = String(q);
+    width = left < k ? left : k;
+    const a = r * POW10[width]!;
+    q = Math.floor(a / den);
+    r = a - q * den;
+    if (r < 0) { q--; r += den; } else if (r >= den) { q++; r -= den; }
+  }
+  const twice = r * 2;
+  if (twice > den || (twice === den && q % 2 === 1)) {
+    q++;
+    if (width > 0 && q === POW10[width]) return null;
+  }
+  let text = String(q);
+  if (digits !== "") text = ZEROS[width - text.length]! + text;
+  else if (q === 0) return "0";
+  return placePoint(digits + text, places);
 }

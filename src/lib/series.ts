@@ -37,12 +37,16 @@ export function containing(o: Resolved, sym: SymbolState, start: number, create 
   return found;
 }
 
+/** Scratch for merged views (the core is single-threaded): rendering allocates no window. */
+const view = new Window("", "", 0, 0);
+
 /** An open window's candle; a larger window under roll-up also shows its open panes. */
 export function render(o: Resolved, sym: SymbolState, w: Window): Candle {
   if (!o.rollup || w.final || w.interval === o.intervals[o.base]) return w.toCandle();
-  const view = w.clone();
+  view.clear();
+  view.merge(w);
   for (const pane of sym.series[o.base]!.open) {
     if (pane.openTime >= w.openTime && pane.openTime < w.end) view.merge(pane);
   }
-  return view.toCandle();
+  return view.toCandle(w);
 }

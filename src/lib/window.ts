@@ -1,4 +1,4 @@
-import { compareExact, divide, formatDecimal, Sum } from "./decimal.ts";
+import { compareExact, formatDecimal, quotient, Sum } from "./decimal.ts";
 import type { Candle } from "./types.ts";
 
 /** Decimal places of the rendered VWAP (half-to-even). */
@@ -96,13 +96,13 @@ export class Window {
     this.buyQuote.merge(o.buyQuote);
   }
 
-  /** A copy, for rendering a merged view without touching this window. */
-  clone(): Window {
-    const w = new Window(this.symbol, this.interval, this.openTime, this.end);
-    w.merge(this);
-    w.rev = this.rev;
-    w.final = this.final;
-    return w;
+  /** Empties the running values (a scratch window reused for merged views). */
+  clear(): void {
+    this.trades = 0;
+    this.volume.clear();
+    this.quote.clear();
+    this.buyVolume.clear();
+    this.buyQuote.clear();
   }
 
   /** The close price as an exact decimal string. */
@@ -110,12 +110,12 @@ export class Window {
     return formatDecimal(this.cM, this.cE);
   }
 
-  /** Renders the candle. */
-  toCandle(): Candle {
+  /** Renders the candle; a merged view renders its values under the identity of the window `as` it shows. */
+  toCandle(as: Window = this): Candle {
     return {
-      symbol: this.symbol,
-      interval: this.interval,
-      openTime: this.openTime,
+      symbol: as.symbol,
+      interval: as.interval,
+      openTime: as.openTime,
       open: formatDecimal(this.oM, this.oE),
       high: formatDecimal(this.hM, this.hE),
       low: formatDecimal(this.lM, this.lE),
@@ -125,9 +125,9 @@ export class Window {
       trades: this.trades,
       takerBuyVolume: this.buyVolume.toString(),
       takerBuyQuoteVolume: this.buyQuote.toString(),
-      vwap: divide(this.quote.value(), this.quote.scale, this.volume.value(), this.volume.scale, VWAP_PLACES),
-      rev: this.rev,
-      final: this.final,
+      vwap: quotient(this.quote, this.volume, VWAP_PLACES),
+      rev: as.rev,
+      final: as.final,
     };
   }
 }
