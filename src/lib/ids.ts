@@ -66,13 +66,13 @@ export class IdTracker {
       if (id > to) return false;
       if (id < from) continue;
       // A range's time is that of the trade just above it, whatever the arrival order.
-      if (from === to) g.splice(i, 4);
+      if (from === to) remove(g, i, 4);
       else if (id === from) g[i] = id + 1;
       else if (id === to) {
         g[i + 1] = id - 1;
         g[i + 2] = ts;
       } else {
-        g.splice(i, 0, from, id - 1, ts, g[i + 3]!);
+        insert(g, i, from, id - 1, ts, g[i + 3]!);
         g[i + 4] = id + 1;
       }
       return true;
@@ -81,9 +81,9 @@ export class IdTracker {
   }
 
   private open(at: number, from: number, to: number, ts: number, limit: number, onEvict: () => void): void {
-    this.gaps.splice(at, 0, from, to, ts, 0);
+    insert(this.gaps, at, from, to, ts, 0);
     if (this.gaps.length > limit * 4) {
-      this.gaps.splice(0, 4);
+      remove(this.gaps, 0, 4);
       onEvict();
     }
   }
@@ -102,7 +102,7 @@ export class IdTracker {
     }
     let drop = 0;
     while (drop < g.length && g[drop + 3] === 1 && g[drop + 2]! + horizon < wm) drop += 4;
-    if (drop > 0) g.splice(0, drop);
+    if (drop > 0) remove(g, 0, drop);
   }
 
   /** Smallest watermark at which `confirm` has work to do; Infinity when none. */
@@ -115,4 +115,24 @@ export class IdTracker {
     }
     return due;
   }
+}
+
+// The gap list is short and changes on every out-of-order trade: plain moves instead of
+// `splice`, which allocates the removed part and takes the generic path.
+
+/** Inserts the quad `a, b, c, d` at index `at` of `g`. */
+function insert(g: number[], at: number, a: number, b: number, c: number, d: number): void {
+  g.push(a, b, c, d);
+  for (let j = g.length - 1; j >= at + 4; j--) g[j] = g[j - 4]!;
+  g[at] = a;
+  g[at + 1] = b;
+  g[at + 2] = c;
+  g[at + 3] = d;
+}
+
+/** Removes `n` entries of `g` from index `at`. */
+function remove(g: number[], at: number, n: number): void {
+  const end = g.length - n;
+  for (let j = at; j < end; j++) g[j] = g[j + n]!;
+  g.length = end;
 }
