@@ -48,8 +48,11 @@ export class TradeBatch {
   /** Rejected rows, ascending by row. */
   readonly rejected: BatchRejection[] = [];
   private readonly index = new Map<string, number>();
+  /** The last symbol added and its index (-1 before the first: "" is never a valid symbol). */
   private lastName = "";
   private lastIndex = -1;
+  private readonly slotName: string[] = new Array<string>(64).fill("");
+  private readonly slotIndex = new Int32Array(64);
   private readonly cache: PriceCache = { lastPrice: "", lastPM: 0, lastPE: 0 };
 
   constructor(capacity = 4096) {
@@ -95,14 +98,37 @@ export class TradeBatch {
    */
   add(symbol: string, id: number, pm: number, pe: number, qm: number, qe: number, ts: number, buy: boolean, count = 1): void {
     const at = normalizeTs(ts);
+    const k = this.known(symbol);
     if (
-      (symbol === this.lastName || this.index.has(symbol)) && Number.isSafeInteger(id) && id >= 0 && at === at &&
+      k >= 0 && Number.isSafeInteger(id) && id >= 0 && at === at &&
       decimalOk(pm, pe) && decimalOk(qm, qe) && Number.isSafeInteger(count) && count >= 1
     ) {
-      this.row(this.symbolIndex(symbol), id, at, pm, pe, qm, qe, buy, count);
+      this.lastName = symbol;
+      this.lastIndex = k;
+      this.row(k, id, at, pm, pe, qm, qe, buy, count);
       return;
     }
-    // Anything unusual (a new symbol, a bad part) goes the way a trade object goes, for the same verdicts.
+    this.unusual(symbol, id, pm, pe, qm, qe, ts, buy, count);
+  }
+
+  /**
+   * {@link add} for a decoder in this library whose scanner already guarantees what `add`
+   * checks of the parts (safe non-negative id, positive canonical mantissas, at most 18
+   * decimals, count ≥ 1): only the symbol and the time are left to check.
+   * @internal
+   */
+  addScanned(symbol: string, id: number, pm: number, pe: number, qm: number, qe: number, ts: number, buy: boolean, count: number): void {
+    const at = normalizeTs(ts);
+    const k = this.known(symbol);
+    if (k >= 0 && at === at) {
+      this.lastName = symbol;
+      this.lastIndex = k;
+      this.row(k, id, at, pm, pe, qm, qe, buy, count);
+    } else this.unusual(symbol, id, pm, pe, qm, qe, ts, buy, count);
+  }
+
+  /** Anything unusual (a new symbol, a bad part) goes the way a trade object goes, for the same verdicts. */
+  private unusual(symbol: string, id: number, pm: number, pe: number, qm: number, qe: number, ts: number, buy: boolean, count: number): void {
     const shown = (m: number, e: number): string =>
       Number.isSafeInteger(m) && m >= 0 && Number.isInteger(e) && e >= 0 && e <= MAX_SCALE ? formatDecimal(m, e) : `${m}e-${e}`;
     this.push({ symbol, id, price: shown(pm, pe), qty: shown(qm, qe), ts, side: buy ? "buy" : "sell", ...(count === 1 ? {} : { count }) });
@@ -120,6 +146,23 @@ export class TradeBatch {
     this.qe[i] = qe;
     this.buy[i] = buy ? 1 : 0;
     this.count[i] = count;
+  }
+
+  /**
+   * The index of a symbol this batch has seen, or -1. Rows of many symbols interleave: the
+   * last symbol, then a small table keyed by a few characters, answer before the Map does.
+   */
+  private known(symbol: string): number {
+    if (symbol === this.lastName) return this.lastIndex;
+    const n = symbol.length;
+    if (n === 0) return -1;
+    const slot = (n * 7 + symbol.charCodeAt(0) * 3 + symbol.charCodeAt(n >> 1) * 5 + symbol.charCodeAt(n - 1)) & 63;
+    if (this.slotName[slot] === symbol) return this.slotIndex[slot]!;
+    const k = this.index.get(symbol);
+    if (k === undefined) return -1;
+    this.slotName[slot] = symbol;
+    this.slotIndex[slot] = k;
+    return k;
   }
 
   private reject(reason: RejectReason, detail: string, trade: unknown): void {

@@ -117,7 +117,7 @@ export function decodeBinanceWs(line: string): Trade | null {
 export function decodeBinanceWsInto(line: string, batch: TradeBatch): boolean {
   if (scanTrade(line)) {
     const s = scanned;
-    batch.add(s.symbol, s.id, s.pm, s.pe, s.qm, s.qe, s.ts, s.buy, s.count);
+    batch.addScanned(s.symbol, s.id, s.pm, s.pe, s.qm, s.qe, s.ts, s.buy, s.count);
     return true;
   }
   const trade = guarded(line);

@@ -119,18 +119,25 @@ function nextDecimal(line: string, at: number): number {
  */
 function makerAtEnd(line: string, at: number): number {
   if (at < 0 || line.charCodeAt(at) !== 44) return -1;
-  let v = -1;
   let i = at + 1;
-  if (line.startsWith("True", i) || line.startsWith("true", i)) {
+  const c = line.charCodeAt(i);
+  let v = -1;
+  // True | true | False | false, by character: no substring compare per row.
+  if ((c === 84 || c === 116) && line.charCodeAt(i + 1) === 114 && line.charCodeAt(i + 2) === 117 && line.charCodeAt(i + 3) === 101) {
     v = 1;
     i += 4;
-  } else if (line.startsWith("False", i) || line.startsWith("false", i)) {
+  } else if (
+    (c === 70 || c === 102) && line.charCodeAt(i + 1) === 97 && line.charCodeAt(i + 2) === 108 &&
+    line.charCodeAt(i + 3) === 115 && line.charCodeAt(i + 4) === 101
+  ) {
     v = 0;
     i += 5;
   } else return -1;
   const n = line.length;
   if (i === n || (i === n - 1 && line.charCodeAt(i) === 13)) return v;
-  return line.charCodeAt(i) === 44 && line.indexOf(",", i + 1) < 0 ? v : -1;
+  if (line.charCodeAt(i) !== 44) return -1;
+  for (let j = i + 1; j < n; j++) if (line.charCodeAt(j) === 44) return -1;
+  return v;
 }
 
 /**
@@ -153,7 +160,7 @@ export function decodeTradesCsvInto(line: string, symbol: string, batch: TradeBa
   const ts = integer.v;
   const maker = makerAtEnd(line, i);
   if (maker < 0 || ts === 0 || symbol === "") return fallback(decodeTradesCsv(line, symbol), batch);
-  batch.add(symbol, id, pm, pe, qm, qe, ts, maker === 0);
+  batch.addScanned(symbol, id, pm, pe, qm, qe, ts, maker === 0, 1);
   return true;
 }
 
@@ -179,7 +186,7 @@ export function decodeAggTradesCsvInto(line: string, symbol: string, batch: Trad
   const ts = integer.v;
   const maker = makerAtEnd(line, i);
   if (maker < 0 || ts === 0 || last < first || symbol === "") return fallback(decodeAggTradesCsv(line, symbol), batch);
-  batch.add(symbol, id, pm, pe, qm, qe, ts, maker === 0, last - first + 1);
+  batch.addScanned(symbol, id, pm, pe, qm, qe, ts, maker === 0, last - first + 1);
   return true;
 }
 
