@@ -48,12 +48,16 @@ export class Engine {
   private readonly rollup: boolean;
   private readonly base: number;
   private readonly queueUpdates: boolean;
+  private readonly maxIdGaps: number;
+  private readonly outOfOrderness: number;
 
   constructor(options: EngineOptions = {}) {
     this.options = resolveOptions(options);
     this.rollup = this.options.rollup;
     this.base = this.options.base;
     this.queueUpdates = this.options.updates !== false;
+    this.maxIdGaps = this.options.maxIdGaps;
+    this.outOfOrderness = this.options.outOfOrderness;
   }
 
   // ── ingest ────────────────────────────────────────────────────────────────
@@ -117,11 +121,14 @@ export class Engine {
   private take(sym: SymbolState, id: number, ts: number, pm: number, pe: number, qm: number, qe: number, buy: boolean, count: number): void {
     if (ts < sym.wm && this.lateEverywhere(sym, id, ts)) return;
     const counters = this.out.counters;
-    if (!sym.ids.accept(id, ts, this.options.maxIdGaps, this.evict)) {
+    const ids = sym.ids;
+    // The next id in sequence is new and opens no gap: skip the tracker's general case.
+    if (id === ids.max + 1 && ids.max >= 0) ids.max = id;
+    else if (!ids.accept(id, ts, this.maxIdGaps, this.evict)) {
       counters.duplicates++;
       return;
     }
-    if (sym.ids.gaps.length > 0 && ts + 1 < sym.due) sym.due = ts + 1;
+    if (ids.gaps.length > 0 && ts + 1 < sym.due) sym.due = ts + 1;
     counters.trades++;
     const pv = toNumber(pm, pe);
     const product = pm * qm;
@@ -130,10 +137,17 @@ export class Engine {
     if (this.rollup) {
       // An open pane carries the trade into every larger window when it folds; a closed
       // pane (or none) means the larger windows must take the trade themselves.
-      const pane = this.place(sym, series[this.base]!, id, ts, pm, pe, pv, qm, qe, nm, buy, count);
-      if (pane === null || pane.final) {
-        for (let i = 0; i < series.length; i++) {
-          if (i !== this.base) this.place(sym, series[i]!, id, ts, pm, pe, pv, qm, qe, nm, buy, count);
+      const s = series[this.base]!;
+      const w = s.open[s.open.length - 1];
+      if (w !== undefined && ts >= w.openTime && ts < w.end && !w.final) {
+        w.add(ts, id, pm, pe, pv, qm, qe, nm, buy, count);
+        if (this.queueUpdates) this.out.touch(w);
+      } else {
+        const pane = this.place(sym, s, id, ts, pm, pe, pv, qm, qe, nm, buy, count);
+        if (pane === null || pane.final) {
+          for (let i = 0; i < series.length; i++) {
+            if (i !== this.base) this.place(sym, series[i]!, id, ts, pm, pe, pv, qm, qe, nm, buy, count);
+          }
         }
       }
     } else {
@@ -146,7 +160,7 @@ export class Engine {
     }
     if (ts > sym.maxTs) {
       sym.maxTs = ts;
-      const wm = ts - this.options.outOfOrderness;
+      const wm = ts - this.outOfOrderness;
       if (wm > sym.wm) {
         sym.wm = wm;
         if (wm >= sym.due) settle(this.options, this.out, sym);
