@@ -56,7 +56,8 @@ export function failure(adapter: string, e: unknown, what: string): AdapterError
 }
 
 const shas = new Map<string, Promise<string>>();
-const sha1 = (script: string) => {
+/** The SHA-1 of `script` as EVALSHA names it, hashed once with Web Crypto. */
+export const sha1 = (script: string) => {
   let done = shas.get(script);
   if (!done) {
     done = crypto.subtle.digest("SHA-1", new TextEncoder().encode(script)).then((d) => [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join(""));

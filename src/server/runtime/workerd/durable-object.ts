@@ -1,7 +1,8 @@
 /**
  * One Durable Object per symbol: it owns the symbol's `Engine`, and each ingest commits the
- * candles it produced, its alerts, the engine snapshot and the source offset (the last trade id
- * pulled) in one storage transaction — exactly once within the object. A restarted object
+ * candles it produced, its alerts, the engine snapshot and the source offsets (the last trade id
+ * pulled, the next offset of the Upstash trade log) in one storage transaction — exactly once
+ * within the object. A restarted object
  * restores the engine from that snapshot before it takes any call, so it continues exactly
  * where the last commit left it.
  *
@@ -11,19 +12,28 @@
  * connected; the hub stops with the last client, so an idle object can be evicted. A socket
  * that outlives its object's memory is closed with 1012, and the client reconnects for a fresh
  * snapshot.
+ *
+ * With Upstash on, the object reads its symbol's partition stream of the Upstash trade log
+ * itself: partitions are shared by several symbols (Kafka's partitioner), and each object
+ * keeps its own offset and its own symbol's trades. One object per partition would save the
+ * reads of other symbols' entries, but would split the API's one-object-per-symbol routing and
+ * make one object's commit hold several symbols; reading a shared stream costs one request
+ * per page. After each commit the object mirrors its candles to the Upstash cache.
  */
 import { DurableObject, type DurableObjectState, type DurableSocket } from "cloudflare:workers";
 import { Engine } from "../../../lib/engine.ts";
-import type { Alert, Candle, Trade } from "../../../lib/types.ts";
+import type { Alert, Candle, EngineEvent, Trade } from "../../../lib/types.ts";
 import { durableStore } from "../../adapters/durable-store.ts";
 import { AdapterError, type AdapterErrorCode } from "../../adapters/errors.ts";
 import { memoryCache } from "../../adapters/memory-cache.ts";
 import type { CandleStore } from "../../adapters/types.ts";
+import { kafkaPartition, upstashLog, type UpstashLog } from "../../adapters/upstash-log.ts";
 import { isCandleEvent, windowKey } from "../../pipeline/events.ts";
-import { publisher } from "../../pipeline/publisher.ts";
+import { publisher, type Publisher } from "../../pipeline/publisher.ts";
 import { createHub, type Hub, type HubSocket } from "../../ws.ts";
 import { topics, type Topics } from "../topics.ts";
 import { settings, type Env, type Settings } from "./env.ts";
+import { mirror } from "./mirror.ts";
 
 /** The checkpoint's key in the object's storage (one engine per object). */
 const CHECKPOINT = "engine";
@@ -48,11 +58,29 @@ export type ReadResult = { ok: true; value: unknown } | { ok: false; adapter: st
 /** The store reads the worker's API makes. */
 export type ReadMethod = "candles" | "latest" | "symbols" | "alerts" | "loadCheckpoint" | "health";
 
-/** Where a symbol's source resumes, as the checkpoint's offsets JSON. */
+/** Where a symbol's sources resume, as the checkpoint's offsets JSON. */
 interface Offsets {
   /** Last exchange trade id pulled. */
   pulled?: number;
+  /** The next offset to read of the symbol's partition of the Upstash trade log. */
+  log?: { partition: number; next: number };
 }
+
+/** What one `follow` of the Upstash trade log did. */
+export interface Followed {
+  partition: number;
+  /** Log entries read (every symbol of the partition). */
+  read: number;
+  /** This symbol's trades aggregated. */
+  trades: number;
+  /** Entries that were no trade, skipped. */
+  poison: number;
+  /** Offset the next read starts at. */
+  next: number;
+}
+
+/** Log entries per read: one request each. */
+const PAGE = 1000;
 
 /** The Durable Object of one symbol. */
 export class SymbolObject extends DurableObject<Env> {
@@ -67,11 +95,14 @@ export class SymbolObject extends DurableObject<Env> {
   private readonly publish = publisher(this.cache, { clock: Date.now, everyMs: 0, onError: (e) => console.error("publish:", e) });
   private live: { hub: Hub; rooms: Topics } | undefined;
   private readonly sockets = new Map<WebSocket, HubSocket>();
+  private readonly mirror: Publisher | undefined;
+  private log: UpstashLog | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = durableStore(ctx.storage);
     this.config = settings(env);
+    this.mirror = this.config.upstash ? mirror(this.config.upstash) : undefined;
     void ctx.blockConcurrencyWhile(() => this.load());
   }
 
@@ -97,35 +128,87 @@ export class SymbolObject extends DurableObject<Env> {
    */
   async ingest(symbol: string, trades: Trade[], pulled?: number): Promise<IngestResult> {
     this.symbol ??= symbol;
+    return this.serial(() => this.apply((e) => e.ingestMany(trades), pulled === undefined ? this.offsets : { ...this.offsets, pulled: Math.max(pulled, this.offsets.pulled ?? -1) }));
+  }
+
+  /**
+   * Reads the symbol's partition of the Upstash trade log from the stored stream offset, at
+   * most `PULL_PAGES` pages, keeping this symbol's trades; each page is one commit holding the
+   * offset after it, so a page is aggregated exactly once. `undefined` when Upstash is off.
+   */
+  async follow(symbol: string): Promise<Followed | undefined> {
+    this.symbol ??= symbol;
+    const log = this.tradeLog();
+    if (!log) return undefined;
     return this.serial(async () => {
-      const before = this.engine.stats();
-      const events = this.engine.ingestMany(trades);
-      const candles = new Map<string, Candle>();
-      const result: IngestResult = { trades: 0, duplicates: 0, late: 0, rejected: 0, rejections: [], candles: 0, alerts: 0 };
-      const alerts: Alert[] = [];
-      for (const e of events) {
-        if (isCandleEvent(e)) candles.set(windowKey(e.candle), e.candle);
-        else if (e.type === "alert") alerts.push(e.alert);
-        else if (e.type === "rejected" && result.rejections.length < 10) result.rejections.push(`${e.reason}: ${e.detail}`);
+      const p = kafkaPartition(symbol, (await log.partitions()).length);
+      let from = this.offsets.log?.partition === p ? this.offsets.log.next : await log.lowWatermark(p);
+      const done: Followed = { partition: p, read: 0, trades: 0, poison: 0, next: from };
+      for (let page = 0; page < this.config.pullPages; page++) {
+        let batch;
+        try {
+          batch = await log.read(p, from, PAGE);
+        } catch (e) {
+          if (!(e instanceof AdapterError) || e.code !== "OFFSET_OUT_OF_RANGE") throw e;
+          // Fell behind the log's retention: the trades in between are gone; the engine's id gaps say which.
+          const low = await log.lowWatermark(p);
+          if (low <= from) throw e;
+          console.error(`${symbol}: partition ${p} dropped offsets ${from}..${low - 1} before they were read`);
+          from = low;
+          continue;
+        }
+        const mine = batch.records.flatMap((r) => (r.trade.symbol === symbol ? [r.trade] : []));
+        const r = await this.apply((e) => e.ingestMany(mine), { ...this.offsets, log: { partition: p, next: batch.next } });
+        done.read += batch.next - from;
+        done.trades += r.trades;
+        done.poison += batch.poison?.length ?? 0;
+        done.next = from = batch.next;
+        if (batch.records.length + (batch.poison?.length ?? 0) < PAGE) break;
       }
-      const next: Offsets = pulled === undefined ? this.offsets : { ...this.offsets, pulled: Math.max(pulled, this.offsets.pulled ?? -1) };
-      const offsets = JSON.stringify(next);
-      try {
-        await this.store.commit({ candles: [...candles.values()], alerts, checkpoint: { key: CHECKPOINT, bytes: this.engine.snapshot(offsets), offsets, previous: this.fence } });
-      } catch (e) {
-        await this.load();
-        throw e;
-      }
-      this.offsets = next;
-      this.fence = offsets;
-      this.publish.queue(events);
-      await this.publish.flush();
-      const after = this.engine.stats();
-      return {
-        ...result, trades: after.trades - before.trades, duplicates: after.duplicates - before.duplicates, late: after.late - before.late,
-        rejected: after.rejected - before.rejected, candles: candles.size, alerts: alerts.length,
-      };
+      return done;
     });
+  }
+
+  /** Moves the engine's clock to `now`, closing the windows it ends, and commits what that produced. */
+  async advance(now: number): Promise<IngestResult> {
+    return this.serial(() => this.apply((e) => e.advance(now), this.offsets));
+  }
+
+  /** Runs `step` on the engine and commits its events with the snapshot and `next` offsets, in one transaction. */
+  private async apply(step: (engine: Engine) => EngineEvent[], next: Offsets): Promise<IngestResult> {
+    const before = this.engine.stats();
+    const events = step(this.engine);
+    const candles = new Map<string, Candle>();
+    const result: IngestResult = { trades: 0, duplicates: 0, late: 0, rejected: 0, rejections: [], candles: 0, alerts: 0 };
+    const alerts: Alert[] = [];
+    for (const e of events) {
+      if (isCandleEvent(e)) candles.set(windowKey(e.candle), e.candle);
+      else if (e.type === "alert") alerts.push(e.alert);
+      else if (e.type === "rejected" && result.rejections.length < 10) result.rejections.push(`${e.reason}: ${e.detail}`);
+    }
+    const offsets = JSON.stringify(next);
+    try {
+      await this.store.commit({ candles: [...candles.values()], alerts, checkpoint: { key: CHECKPOINT, bytes: this.engine.snapshot(offsets), offsets, previous: this.fence } });
+    } catch (e) {
+      await this.load();
+      throw e;
+    }
+    this.offsets = next;
+    this.fence = offsets;
+    this.publish.queue(events);
+    this.mirror?.queue(events);
+    await Promise.all([this.publish.flush(), this.mirror?.flush()]);
+    const after = this.engine.stats();
+    return {
+      ...result, trades: after.trades - before.trades, duplicates: after.duplicates - before.duplicates, late: after.late - before.late,
+      rejected: after.rejected - before.rejected, candles: candles.size, alerts: alerts.length,
+    };
+  }
+
+  /** The Upstash trade log, made on first use; none when Upstash is off. */
+  private tradeLog(): UpstashLog | undefined {
+    const u = this.config.upstash;
+    return u ? (this.log ??= upstashLog(u)) : undefined;
   }
 
   /** The last exchange trade id pulled, where the next scheduled pull starts after. */

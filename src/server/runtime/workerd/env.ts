@@ -23,6 +23,14 @@ export interface Env {
   INGEST_MAX_BYTES?: string;
   /** Bearer token the ingest route requires when set (a secret: `wrangler secret put INGEST_TOKEN`). */
   INGEST_TOKEN?: string;
+  /** Upstash REST URL; with the token, the objects follow the Upstash trade log and mirror their candles to its cache. */
+  UPSTASH_REDIS_REST_URL?: string;
+  /** Upstash REST token (a secret: `wrangler secret put UPSTASH_REDIS_REST_TOKEN`). */
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  /** Prefix of the Upstash keys and channels; default `candleflow:`, as on Bun. */
+  UPSTASH_PREFIX?: string;
+  /** `1`/`true`: each cron run advances every object's clock to now, so idle symbols' windows close. Off by default. */
+  ADVANCE_ON_CRON?: string;
 }
 
 /** The vars of `env`, parsed, defaults applied. */
@@ -34,6 +42,8 @@ export interface Settings {
   pullPages: number;
   ingestMaxBytes: number;
   ingestToken?: string;
+  upstash?: { url: string; token: string; prefix: string };
+  advanceOnCron: boolean;
 }
 
 const list = (value: string | undefined, fallback: string) => (value?.trim() ? value : fallback).split(",").map((s) => s.trim()).filter(Boolean);
@@ -49,5 +59,10 @@ export function settings(env: Env): Settings {
     pullPages: count(env.PULL_PAGES, 5),
     ingestMaxBytes: count(env.INGEST_MAX_BYTES, 1024 * 1024),
     ...(env.INGEST_TOKEN ? { ingestToken: env.INGEST_TOKEN } : {}),
+    // Either variable alone switches nothing, as on Bun.
+    ...(env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN
+      ? { upstash: { url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, prefix: env.UPSTASH_PREFIX ?? "candleflow:" } }
+      : {}),
+    advanceOnCron: /^(1|true|yes|on)$/i.test(env.ADVANCE_ON_CRON ?? ""),
   };
 }

@@ -3,9 +3,11 @@
  * from the exchange's REST API (Binance `GET /api/v3/aggTrades?symbol=&fromId=&limit=1000`),
  * page by page into the symbol's object. No long-lived exchange socket is needed: each cron
  * run continues where the last commit left off, and a page pulled twice is dropped by trade id.
+ * With Upstash on, each run also has every object follow its partition of the trade log.
  */
 import { decodeBinanceWs } from "../../../lib/binance.ts";
 import type { Trade } from "../../../lib/types.ts";
+import type { Followed } from "./durable-object.ts";
 import { settings, type Env } from "./env.ts";
 
 /** Rows per page: Binance's most. */
@@ -49,6 +51,27 @@ export async function pullAll(env: Env): Promise<Pulled[]> {
       return { symbol, trades };
     } catch (e) {
       return { symbol, trades, error: e instanceof Error ? e.message : String(e) };
+    }
+  }));
+}
+
+/** What one symbol's follow of the Upstash trade log did. */
+export interface FollowedBy {
+  symbol: string;
+  followed?: Followed;
+  error?: string;
+}
+
+/** Has every configured symbol's object read its partition of the Upstash trade log; none when Upstash is off. */
+export async function followAll(env: Env): Promise<FollowedBy[]> {
+  const { symbols, upstash } = settings(env);
+  if (!upstash) return [];
+  return Promise.all(symbols.map(async (symbol): Promise<FollowedBy> => {
+    try {
+      const followed = await env.CANDLES.get(env.CANDLES.idFromName(symbol)).follow(symbol);
+      return followed ? { symbol, followed } : { symbol };
+    } catch (e) {
+      return { symbol, error: e instanceof Error ? e.message : String(e) };
     }
   }));
 }

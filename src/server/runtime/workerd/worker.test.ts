@@ -4,138 +4,22 @@
  * Durable Object, restart from the stored snapshot, and parity with the engine run in process.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Miniflare } from "miniflare";
+import type { Miniflare } from "miniflare";
 import { decodeBinanceWs } from "../../../lib/binance.ts";
 import { Engine } from "../../../lib/engine.ts";
-import type { Candle, Trade } from "../../../lib/types.ts";
-import { memoryStore } from "../../adapters/memory-store.ts";
-import { isCandleEvent } from "../../pipeline/events.ts";
-import { fakeBinance, generateTrades, type RawTrade } from "../../testing/binance.ts";
+import type { Trade } from "../../../lib/types.ts";
+import { fakeBinance, generateTrades } from "../../testing/binance.ts";
+import {
+  allCandles, bundle, cleanup, client, dirs, embedded, expectParity, fromRaw, get, inBatches, ingest, INTERVALS, recorded, ROOT, start, stop, SYMBOLS,
+} from "./harness.ts";
 
-const ROOT = join(import.meta.dir, "../../../..");
-const SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
-const INTERVALS = ["1m", "5m", "15m", "1h"];
-const wrangler = Bun.TOML.parse(readFileSync(join(ROOT, "wrangler.toml"), "utf8")) as { compatibility_date: string; compatibility_flags: string[] };
-const recorded: Trade[] = readFileSync(join(ROOT, "fixtures/replay.ws.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => decodeBinanceWs(l)).filter((t): t is Trade => t !== null);
+afterAll(cleanup);
 
-let script = "";
-const started: Miniflare[] = [];
-const dirs: string[] = [];
-
-/** A worker in workerd, configured as `wrangler.toml` says, with `vars` over the test's. */
-async function start(vars: Record<string, string> = {}, persist?: string): Promise<Miniflare> {
-  const mf = new Miniflare({
-    modules: true, script, compatibilityDate: wrangler.compatibility_date, compatibilityFlags: wrangler.compatibility_flags,
-    durableObjects: { CANDLES: { className: "SymbolObject", useSQLite: true } },
-    bindings: { SYMBOLS: SYMBOLS.join(","), INTERVALS: INTERVALS.join(","), EXCHANGE_REST_URL: "", ...vars },
-    ...(persist ? { durableObjectsPersist: persist } : {}),
-  });
-  started.push(mf);
-  await mf.ready;
-  return mf;
-}
-
-async function stop(mf: Miniflare): Promise<void> {
-  started.splice(started.indexOf(mf), 1);
-  await mf.dispose();
-}
-
-const get = async (mf: Miniflare, path: string) => {
-  const res = await mf.dispatchFetch(`http://candleflow.test${path}`);
-  return { status: res.status, body: (await res.json()) as any };
-};
-
-const ingest = async (mf: Miniflare, trades: Trade[], init: { headers?: Record<string, string>; body?: string } = {}) => {
-  const res = await mf.dispatchFetch("http://candleflow.test/api/v1/ingest", {
-    method: "POST", headers: { "content-type": "application/json", ...init.headers }, body: init.body ?? JSON.stringify({ trades }),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-};
-
-const inBatches = async (mf: Miniflare, trades: Trade[], size = 400) => {
-  for (let i = 0; i < trades.length; i += size) expect((await ingest(mf, trades.slice(i, i + size))).status).toBe(200);
-};
-
-/** Every candle of (symbol, interval) through the API, page by page. */
-async function allCandles(mf: Miniflare, symbol: string, interval: string): Promise<Candle[]> {
-  const out: Candle[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await get(mf, `/api/v1/candles/${symbol}?interval=${interval}&limit=7${cursor ? `&cursor=${cursor}` : ""}`);
-    expect(page.status).toBe(200);
-    out.push(...page.body.candles);
-    cursor = page.body.cursor;
-  } while (cursor);
-  return out;
-}
-
-/** The in-process path: the engine over `trades` committed to the reference store, as a processor on Bun does. */
-async function embedded(trades: Trade[], batch = 1000) {
-  const store = memoryStore();
-  const engine = new Engine({ intervals: INTERVALS });
-  for (let i = 0; i < trades.length; i += batch) {
-    const candles = engine.ingestMany(trades.slice(i, i + batch)).filter(isCandleEvent).map((e) => e.candle);
-    await store.commit({ candles, alerts: [] });
-  }
-  return store;
-}
-
-async function expectParity(mf: Miniflare, trades: Trade[]): Promise<number> {
-  const expected = await embedded(trades);
-  let n = 0;
-  for (const symbol of new Set(trades.map((t) => t.symbol))) {
-    for (const interval of INTERVALS) {
-      const want = (await expected.candles(symbol, interval, { limit: 5000 })).candles;
-      expect(want.length).toBeGreaterThan(0);
-      expect(await allCandles(mf, symbol, interval)).toEqual(want);
-      n += want.length;
-    }
-  }
-  return n;
-}
-
-const fromRaw = (t: RawTrade): Trade => ({ symbol: t.s, id: t.t, price: t.p, qty: t.q, ts: t.T, side: t.m ? "sell" : "buy", count: 1 });
-
-/** A client of `/ws?symbol=` that keeps every frame. */
-async function client(mf: Miniflare, symbol: string) {
-  const res = await mf.dispatchFetch(`http://candleflow.test/ws?symbol=${symbol}`, { headers: { upgrade: "websocket" } });
-  const ws = res.webSocket!;
-  expect(ws).toBeTruthy();
-  const frames: any[] = [];
-  const waiters: { ok: (f: any[]) => boolean; resolve: () => void }[] = [];
-  ws.addEventListener("message", (e: { data: unknown }) => {
-    frames.push(JSON.parse(String(e.data)));
-    for (const w of waiters.filter((x) => x.ok(frames))) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
-  });
-  ws.accept();
-  return {
-    ws, frames,
-    send: (frame: unknown) => ws.send(JSON.stringify(frame)),
-    until(ok: (f: any[]) => boolean, timeoutMs = 5000): Promise<void> {
-      if (ok(frames)) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`frames so far: ${JSON.stringify(frames).slice(0, 500)}`)), timeoutMs);
-        waiters.push({ ok, resolve: () => (clearTimeout(timer), resolve()) });
-      });
-    },
-  };
-}
-
-beforeAll(async () => {
-  const out = await Bun.build({ entrypoints: [join(import.meta.dir, "worker.ts")], target: "browser", format: "esm", external: ["cloudflare:workers"] });
-  if (!out.success) throw new AggregateError(out.logs, "bundle failed");
-  script = await out.outputs[0]!.text();
-});
-
-afterAll(async () => {
-  for (const mf of started.splice(0)) await mf.dispose();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-test("the bundle is Web-standard: no node: or bun: module, only cloudflare:workers left to the platform", () => {
+test("the bundle is Web-standard: no node: or bun: module, only cloudflare:workers left to the platform", async () => {
+  const script = await bundle();
   const imports = [...script.matchAll(/^import .* from ["']([^"']+)["']/gm)].map((m) => m[1]);
   expect(imports).toEqual(["cloudflare:workers"]);
   expect(script).not.toMatch(/["'](node|bun):[a-z_/]+["']/);

@@ -1,7 +1,9 @@
 /**
  * The Cloudflare Workers entry: the same REST API as on Bun (`createApp`, over the symbols'
  * Durable Objects as its store), `POST /api/v1/ingest` for producers, `/ws?symbol=` handed to
- * that symbol's object, and a cron trigger that pulls trades from the exchange by id.
+ * that symbol's object, and a cron trigger that pulls trades from the exchange by id, has the
+ * objects follow the Upstash trade log when it is configured, and (`ADVANCE_ON_CRON`) moves
+ * their clocks to the run's time.
  *
  *   npx wrangler dev      # local, no account
  *   npx wrangler deploy
@@ -12,7 +14,7 @@ import { createApp } from "../../app.ts";
 import { settings, type Env } from "./env.ts";
 import { ingestRoute } from "./ingest.ts";
 import { objectsStore } from "./objects.ts";
-import { pullAll } from "./pull.ts";
+import { followAll, pullAll } from "./pull.ts";
 
 export { SymbolObject } from "./durable-object.ts";
 
@@ -42,10 +44,16 @@ export default {
     return env.CANDLES.get(env.CANDLES.idFromName(symbol)).fetch(new Request(url, request));
   },
 
-  async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
-    const run = pullAll(env).then((pulled) => {
+  async scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+    const run = (async () => {
+      const [pulled, followed] = await Promise.all([pullAll(env), followAll(env)]);
       for (const p of pulled) if (p.error) console.error(`pull ${p.symbol}: ${p.error}`);
-    });
+      for (const f of followed) if (f.error) console.error(`trade log ${f.symbol}: ${f.error}`);
+      const { symbols, advanceOnCron } = settings(env);
+      if (!advanceOnCron) return;
+      const advanced = await Promise.allSettled(symbols.map((s) => env.CANDLES.get(env.CANDLES.idFromName(s)).advance(controller.scheduledTime)));
+      advanced.forEach((r, i) => r.status === "rejected" && console.error(`advance ${symbols[i]}: ${r.reason}`));
+    })();
     ctx.waitUntil(run);
     await run;
   },
