@@ -1,7 +1,8 @@
 /**
  * The Cloudflare Workers entry: the same REST API as on Bun (`createApp`, over the symbols'
  * Durable Objects as its store), `POST /api/v1/ingest` for producers, `/ws?symbol=` handed to
- * that symbol's object, and a cron trigger that pulls trades from the exchange by id, has the
+ * that symbol's object, `/ws` (the page's, any symbols) relayed to the objects, the page itself
+ * as static assets (`[assets]`, built by `bun run build:worker`), and a cron trigger that pulls trades from the exchange by id, has the
  * objects follow the Upstash trade log when it is configured, and (`ADVANCE_ON_CRON`) moves
  * their clocks to the run's time.
  *
@@ -15,6 +16,7 @@ import { settings, type Env } from "./env.ts";
 import { ingestRoute } from "./ingest.ts";
 import { objectsStore } from "./objects.ts";
 import { followAll, pullAll } from "./pull.ts";
+import { relay } from "./relay.ts";
 
 export { SymbolObject } from "./durable-object.ts";
 
@@ -37,7 +39,9 @@ export default {
     const url = new URL(request.url);
     if (url.pathname !== "/ws") return api(env).fetch(request, env, ctx);
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return problem(426, "UPGRADE_REQUIRED", "expected a WebSocket upgrade");
-    const { symbols } = settings(env);
+    const config = settings(env);
+    const { symbols } = config;
+    if (!url.searchParams.has("symbol")) return relay(env, config, url);
     const symbol = url.searchParams.get("symbol")?.toUpperCase() ?? "";
     if (!symbols.includes(symbol)) return problem(400, "BAD_REQUEST", `symbol: must be one of ${symbols.join(", ")} (one symbol per connection: /ws?symbol=BTCUSDT)`);
     url.searchParams.set("symbol", symbol);
