@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { compareExact, divide, divideSmall, formatScaled, parseDecimal, parsed, quotient, Sum } from "./decimal.ts";
+import { compareExact, divide, divideSmall, formatDecimal, formatScaled, parseDecimal, parsed, quotient, Sum } from "./decimal.ts";
 
 const parse = (s: string) => (parseDecimal(s) === null ? [parsed.m, parsed.e] : parseDecimal(s));
 
@@ -79,6 +79,16 @@ describe("formatting and division", () => {
     expect(formatScaled(5n, 3)).toBe("0.005");
     expect(formatScaled(1000n, 3)).toBe("1");
     expect(formatScaled(0n, 9)).toBe("0");
+  });
+
+  test("a mantissa and scale render as their exact BigInt value does", () => {
+    const safe = fc.oneof(fc.integer({ min: 0, max: 99_999 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.constantFrom(Number.MAX_SAFE_INTEGER, 2 ** 52, 10 ** 15, 10 ** 15 - 1));
+    fc.assert(
+      fc.property(safe, fc.nat(40), (m, e) => {
+        expect(formatDecimal(m, e)).toBe(formatScaled(BigInt(m), e));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 
   test("divide rounds half to even", () => {

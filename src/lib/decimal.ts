@@ -10,9 +10,13 @@
 
 /** Powers of ten that are exact doubles (10^0 … 10^22). */
 export const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
+/** Runs of zeros, by length (0 … 15), to pad a fraction's digits with. */
+const ZEROS: readonly string[] = Array.from({ length: 16 }, (_, i) => "0".repeat(i));
 const BIG10: readonly bigint[] = Array.from({ length: 80 }, (_, i) => 10n ** BigInt(i));
 
 const MAX = Number.MAX_SAFE_INTEGER;
+/** 2^53: integers up to it are exact doubles. */
+const EXACT = 2 ** 53;
 /** Most digits after the point accepted in an input. */
 export const MAX_SCALE = 18;
 
@@ -107,7 +111,21 @@ export function formatDecimal(m: number, e: number): string {
 }
 
 function render(m: number, e: number): string {
-  return m === 0 ? "0" : placePoint(String(m), e);
+  const unit = e <= 15 ? POW10[e]! : Infinity;
+  if (e === 0 || m + unit > EXACT) return m === 0 ? "0" : placePoint(String(m), e);
+  // Integer part and fraction as numbers, each converted once: fewer string operations than
+  // slicing the mantissa's digits.
+  let int = Math.floor(m / unit);
+  let frac = m - int * unit;
+  if (frac < 0) { int--; frac += unit; } else if (frac >= unit) { int++; frac -= unit; }
+  if (frac === 0) return String(int);
+  let width = e;
+  for (let tenth = Math.floor(frac / 10); frac === tenth * 10; tenth = Math.floor(frac / 10)) {
+    frac = tenth;
+    width--;
+  }
+  const digits = String(frac);
+  return `${int}.${ZEROS[width - digits.length]!}${digits}`;
 }
 
 /**
@@ -215,9 +233,6 @@ export function divide(num: bigint, numScale: number, den: bigint, denScale: num
   return formatScaled(q, places);
 }
 
-const EXACT = 2 ** 53;
-/** Zeros to pad a chunk of long division with, by how many digits it is short. */
-const ZEROS: readonly string[] = Array.from({ length: 16 }, (_, i) => "0".repeat(i));
 
 /**
  * `num / den` of two sums, as {@link divide} renders it. Sums that fit in doubles (nearly
@@ -233,16 +248,17 @@ export function quotient(num: Sum, den: Sum, places: number): string {
 }
 
 /**
- * {@link divide} for safe integers `num ≥ 0` and `den`, without BigInt: long division in
- * chunks of digits small enough that every product and remainder is an exact integer
- * double, so the digits and the half-to-even rounding are exactly `divide`'s. Null when
- * the operands are too large for that or the rounding would carry into an earlier chunk
- * (a string of nines): the caller then divides in BigInt.
+ * {@link divide} for safe integers `num ≥ 0` and `den`, without BigInt, when the result has
+ * at least as many places as `num / den` needs to shift (a VWAP: quote scale ≥ volume
+ * scale). Long division in chunks of digits small enough that every product and remainder
+ * is an exact integer double gives the integer part and the `places` fraction digits as two
+ * numbers, so the digits and the half-to-even rounding are exactly `divide`'s and the text
+ * is built once. Null when the operands do not fit that (the caller divides in BigInt).
  */
 export function divideSmall(num: number, numScale: number, den: number, denScale: number, places: number): string | null {
   if (den === 0) return "0";
   const shift = places + denScale - numScale;
-  if (shift < 0 || num + den > EXACT) return null;
+  if (shift < 0 || shift > places || places > 15 || num + den > EXACT) return null;
   // Each step divides r · 10^k (r < den): both it and q · den stay ≤ 2^53, exact.
   let k = 15;
   while (k > 0 && den * (POW10[k]! + 1) > EXACT) k--;
@@ -250,26 +266,39 @@ export function divideSmall(num: number, numScale: number, den: number, denScale
   let q = Math.floor(num / den);
   let r = num - q * den;
   if (r < 0) { q--; r += den; } else if (r >= den) { q++; r -= den; }
-  let digits = "";
-  let width = 0;
-  for (let left = shift; left > 0; left -= width) {
-    if (width > 0) {
-      const text = q === 0 && digits === "" ? "" : String(q);
-      digits += digits === "" ? text : ZEROS[width - text.length]! + text;
-    } else if (q > 0) digits = String(q);
-    width = left < k ? left : k;
+  // q's last places - shift digits are the first fraction digits of the result.
+  const unit = POW10[places - shift]!;
+  if (q + unit > EXACT) return null;
+  let int = Math.floor(q / unit);
+  let frac = q - int * unit;
+  if (frac < 0) { int--; frac += unit; } else if (frac >= unit) { int++; frac -= unit; }
+  for (let left = shift; left > 0;) {
+    const width = left < k ? left : k;
     const a = r * POW10[width]!;
-    q = Math.floor(a / den);
-    r = a - q * den;
-    if (r < 0) { q--; r += den; } else if (r >= den) { q++; r -= den; }
+    let c = Math.floor(a / den);
+    r = a - c * den;
+    if (r < 0) { c--; r += den; } else if (r >= den) { c++; r -= den; }
+    frac = frac * POW10[width]! + c;
+    left -= width;
   }
   const twice = r * 2;
-  if (twice > den || (twice === den && q % 2 === 1)) {
-    q++;
-    if (width > 0 && q === POW10[width]) return null;
+  if (places === 0) {
+    if (twice > den || (twice === den && int % 2 === 1)) int++;
+    return String(int);
   }
-  let text = String(q);
-  if (digits !== "") text = ZEROS[width - text.length]! + text;
-  else if (q === 0) return "0";
-  return placePoint(digits + text, places);
+  if (twice > den || (twice === den && frac % 2 === 1)) {
+    frac++;
+    if (frac === POW10[places]) {
+      frac = 0;
+      int++;
+    }
+  }
+  if (frac === 0) return String(int);
+  let width = places;
+  for (let tenth = Math.floor(frac / 10); frac === tenth * 10; tenth = Math.floor(frac / 10)) {
+    frac = tenth;
+    width--;
+  }
+  const digits = String(frac);
+  return `${int}.${ZEROS[width - digits.length]!}${digits}`;
 }
