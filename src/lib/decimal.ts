@@ -118,8 +118,17 @@ function render(m: number, e: number): string {
   let int = Math.floor(m / unit);
   let frac = m - int * unit;
   if (frac < 0) { int--; frac += unit; } else if (frac >= unit) { int++; frac -= unit; }
+  return joined(int, frac, e);
+}
+
+/**
+ * `int + frac · 10^-places` (integers, 0 ≤ frac < 10^places ≤ 10^15) rendered canonically:
+ * each part converted once, trailing zeros dropped as numbers, not as text.
+ */
+function joined(int: number, frac: number, places: number): string {
   if (frac === 0) return String(int);
-  let width = e;
+  let width = places;
+  // frac / 10 is within 0.02 of its true value below 10^15: the floor is exact.
   for (let tenth = Math.floor(frac / 10); frac === tenth * 10; tenth = Math.floor(frac / 10)) {
     frac = tenth;
     width--;
@@ -293,12 +302,5 @@ export function divideSmall(num: number, numScale: number, den: number, denScale
       int++;
     }
   }
-  if (frac === 0) return String(int);
-  let width = places;
-  for (let tenth = Math.floor(frac / 10); frac === tenth * 10; tenth = Math.floor(frac / 10)) {
-    frac = tenth;
-    width--;
-  }
-  const digits = String(frac);
-  return `${int}.${ZEROS[width - digits.length]!}${digits}`;
+  return joined(int, frac, places);
 }
