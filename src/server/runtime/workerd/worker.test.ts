@@ -128,6 +128,25 @@ describe("cron pull and restart", () => {
     }
   });
 
+  test("with ADVANCE_ON_CRON, a cron run closes the windows an idle symbol left open; without it they stay open (parity)", async () => {
+    const btc = recorded.filter((t) => t.symbol === "BTCUSDT");
+    const last = btc.at(-1)!;
+    const open = async (vars: Record<string, string>) => {
+      const mf = await start({ SYMBOLS: "BTCUSDT", ...vars });
+      await inBatches(mf, btc);
+      const worker = (await mf.getWorker()) as unknown as { scheduled(options: { cron: string; scheduledTime: Date }): Promise<unknown> };
+      await worker.scheduled({ cron: "* * * * *", scheduledTime: new Date(last.ts + 2 * 3_600_000) });
+      const latest = (await get(mf, "/api/v1/latest/BTCUSDT?interval=1h")).body.candle;
+      await stop(mf);
+      return latest;
+    };
+    expect((await open({})).final).toBe(false);
+    const closed = await open({ ADVANCE_ON_CRON: "1" });
+    expect(closed.final).toBe(true);
+    const want = (await (await embedded(btc)).latest("BTCUSDT", "1h"))!;
+    expect({ ...closed, final: false, rev: want.rev }).toEqual(want);
+  });
+
   test("an object restarted from its stored snapshot continues as one uninterrupted run", async () => {
     const dir = mkdtempSync(join(tmpdir(), "candleflow-workerd-"));
     dirs.push(dir);
