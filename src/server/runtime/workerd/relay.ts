@@ -36,6 +36,9 @@ export function relay(env: Env, config: Settings, url: URL): Response {
       // already closed
     }
   };
+  const out = (data: string) => {
+    if (!closed && inside.readyState === 1) inside.send(data);
+  };
   const upstream = (symbol: string): Promise<WebSocket> => {
     let up = ups.get(symbol);
     if (up) return up;
@@ -49,9 +52,9 @@ export function relay(env: Env, config: Settings, url: URL): Response {
       ws.addEventListener("message", (e) => {
         const data = String(e.data);
         if (data.startsWith('{"type":"hello"')) {
-          if (symbol === first) inside.send(frame({ ...JSON.parse(data), symbols: [...config.symbols].sort() }));
+          if (symbol === first) out(frame({ ...JSON.parse(data), symbols: [...config.symbols].sort() }));
         } else if (symbol === first || !data.startsWith('{"type":"heartbeat"')) {
-          inside.send(data);
+          out(data);
         }
       });
       ws.addEventListener("close", () => end(1012, "restarted: reconnect for a fresh snapshot"));
@@ -70,7 +73,7 @@ export function relay(env: Env, config: Settings, url: URL): Response {
     if (!routed) return to(first!, raw || String(e.data));
     const unknown = routed.symbols.filter((s) => !config.symbols.includes(s));
     if (unknown.length > 0) {
-      return inside.send(frame({ type: "error", code: "UNKNOWN_SYMBOL", message: `unknown symbols: ${unknown.join(", ")}; known: ${[...config.symbols].sort().join(", ")}` }));
+      return out(frame({ type: "error", code: "UNKNOWN_SYMBOL", message: `unknown symbols: ${unknown.join(", ")}; known: ${[...config.symbols].sort().join(", ")}` }));
     }
     for (const symbol of new Set(routed.symbols)) {
       if (routed.op === "unsubscribe" && !ups.has(symbol)) continue;
