@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { intervalMs } from "../lib/interval.ts";
 import type { Alert, Candle } from "../lib/types.ts";
-import { supersedes } from "./adapters/guard.ts";
+import { supersedes } from "./adapters/candle-order.ts";
 import type { Cache, CandleStore } from "./adapters/types.ts";
 import { channels } from "./pipeline/publisher.ts";
 import { encode, PROTOCOL_VERSION, type CandleFrame, type SnapshotFrame } from "./protocol.ts";

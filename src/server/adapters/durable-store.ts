@@ -13,9 +13,9 @@
  * are cut into chunks below the platform's value limit (128 KiB).
  */
 import type { Alert, Candle } from "../../lib/types.ts";
-import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./check.ts";
+import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./query.ts";
 import { AdapterError } from "./errors.ts";
-import { supersedes } from "./guard.ts";
+import { supersedes } from "./candle-order.ts";
 import type { CandleStore, Checkpoint, CommitBatch, Health } from "./types.ts";
 
 /** Options of `DurableStorage.list`, as the platform defines them. */

@@ -1,6 +1,6 @@
 import type { Candle } from "../../lib/types.ts";
 import { AdapterError } from "./errors.ts";
-import { newer } from "./guard.ts";
+import { newer } from "./candle-order.ts";
 import type { Cache, Health } from "./types.ts";
 
 /**

@@ -1,7 +1,7 @@
 import type { Alert, Candle } from "../../lib/types.ts";
-import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./check.ts";
+import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./query.ts";
 import { AdapterError } from "./errors.ts";
-import { supersedes } from "./guard.ts";
+import { supersedes } from "./candle-order.ts";
 import type { CandleStore, Checkpoint, Health } from "./types.ts";
 
 /**

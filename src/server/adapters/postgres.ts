@@ -1,8 +1,8 @@
 import postgres from "postgres";
 import type { Alert, Candle } from "../../lib/types.ts";
-import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./check.ts";
+import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./query.ts";
 import { AdapterError } from "./errors.ts";
-import { supersedes } from "./guard.ts";
+import { supersedes } from "./candle-order.ts";
 import { type AlertRow, CANDLE_COLUMNS as COLUMNS, type CandleRow, toAlert, toCandle, upsertGuard } from "./sql.ts";
 import type { CandleStore, Checkpoint, Health } from "./types.ts";
 
@@ -61,7 +61,7 @@ CREATE TABLE ${s}.checkpoints (key text PRIMARY KEY, bytes bytea NOT NULL, offse
 ];
 
 // One statement for the whole batch: one array per column, unnested into rows. The guard
-// is `supersedes` of guard.ts, the same WHERE clause as sqlite's; rows reach it folded to one
+// is `supersedes` of candle-order.ts, the same WHERE clause as sqlite's; rows reach it folded to one
 // per key (see `fold`), since one INSERT cannot update the same row twice.
 const upsertSql = (s: string) => `
 INSERT INTO ${s}.candles AS c (${COLUMNS})

@@ -1,7 +1,7 @@
 import type { RedisClient } from "bun";
 
 /**
- * Mirrors `newer`/`supersedes` in guard.ts, inside Redis so that two processors writing the
+ * Mirrors `newer`/`supersedes` in candle-order.ts, inside Redis so that two processors writing the
  * same key can never roll a candle back: a newer window always wins; within a window a final
  * is replaced only by a final with a higher `rev`, an open candle by any final or by an open
  * one with at least as many trades. KEYS[i] gets ARGV[i]; candles apply in order, atomically.

@@ -10,7 +10,7 @@ export const CANDLE_COLUMNS = `symbol, "interval", open_time, open, high, low, c
 
 /**
  * The tail of the candle upsert: on a key already stored, every other column is replaced,
- * but only where `supersedes(excluded, stored)` of guard.ts holds, here in SQL. `stored`
+ * but only where `supersedes(excluded, stored)` of candle-order.ts holds, here in SQL. `stored`
  * names the table (or its alias) in the INSERT.
  */
 export const upsertGuard = (stored: string) => `

@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./check.ts";
+import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./query.ts";
 import { AdapterError } from "./errors.ts";
 import { type AlertRow, CANDLE_COLUMNS as COLUMNS, type CandleRow, toAlert, toCandle, upsertGuard } from "./sql.ts";
 import type { CandleStore, Checkpoint, Health } from "./types.ts";
@@ -12,7 +12,7 @@ export interface SqliteOptions {
 
 const SCHEMA_VERSION = 1;
 
-// Decimals are TEXT so they come back exactly as written; the upsert guard mirrors `supersedes` in guard.ts.
+// Decimals are TEXT so they come back exactly as written; the upsert guard mirrors `supersedes` in candle-order.ts.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS candles (
   symbol TEXT NOT NULL, "interval" TEXT NOT NULL, open_time INTEGER NOT NULL,

@@ -4,7 +4,7 @@
  * every symbol are merged). Commits happen inside the objects, never through this store.
  */
 import type { Alert } from "../../../lib/types.ts";
-import { alertRange } from "../../adapters/check.ts";
+import { alertRange } from "../../adapters/query.ts";
 import { AdapterError } from "../../adapters/errors.ts";
 import type { CandleStore, Health } from "../../adapters/types.ts";
 import type { ReadMethod } from "./durable-object.ts";
