@@ -16,7 +16,7 @@ import type { Alert, Candle } from "../../lib/types.ts";
 import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./query.ts";
 import { AdapterError } from "./errors.ts";
 import { supersedes } from "./candle-order.ts";
-import type { CandleStore, Checkpoint, CommitBatch, Health } from "./types.ts";
+import type { CandleStore, StoredCheckpoint, CommitBatch, Health } from "./types.ts";
 
 /** Options of `DurableStorage.list`, as the platform defines them. */
 export interface ListOptions {
@@ -187,7 +187,7 @@ export function durableStore(storage: DurableStorage, options: DurableStoreOptio
         pos += part.length;
       }
       if (pos !== at.size) throw new AdapterError(name, "CORRUPT", `checkpoint ${key}: ${pos} bytes stored, ${at.size} expected`);
-      return { key, bytes, offsets: at.offsets } satisfies Checkpoint;
+      return { key, bytes, offsets: at.offsets } satisfies StoredCheckpoint;
     }),
     async health(): Promise<Health> {
       return closed ? { adapter: name, ok: false, detail: "closed" } : { adapter: name, ok: true };

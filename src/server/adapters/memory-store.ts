@@ -2,7 +2,7 @@ import type { Alert, Candle } from "../../lib/types.ts";
 import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./query.ts";
 import { AdapterError } from "./errors.ts";
 import { supersedes } from "./candle-order.ts";
-import type { CandleStore, Checkpoint, Health } from "./types.ts";
+import type { CandleStore, StoredCheckpoint, Health } from "./types.ts";
 
 /**
  * The reference `CandleStore`, in process memory. Its commit validates the whole batch
@@ -18,7 +18,7 @@ export function memoryStore(): CandleStore {
   const name = "memory-store";
   const series = new Map<string, Map<number, Candle>>();
   const alerts = new Map<string, Alert>();
-  const checkpoints = new Map<string, Checkpoint>();
+  const checkpoints = new Map<string, StoredCheckpoint>();
   let closed = false;
   const open = () => {
     if (closed) throw new AdapterError(name, "CLOSED", "store is closed");

@@ -4,7 +4,7 @@ import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./qu
 import { AdapterError } from "./errors.ts";
 import { supersedes } from "./candle-order.ts";
 import { type AlertRow, CANDLE_COLUMNS as COLUMNS, type CandleRow, toAlert, toCandle, upsertGuard } from "./sql.ts";
-import type { CandleStore, Checkpoint, Health } from "./types.ts";
+import type { CandleStore, StoredCheckpoint, Health } from "./types.ts";
 
 /** Options of the PostgreSQL store. */
 export interface PostgresOptions {
@@ -178,7 +178,7 @@ export function postgresStore(options: PostgresOptions): CandleStore {
     }
   };
 
-  const saveCheckpoint = (tx: Tx, cp: Checkpoint) => {
+  const saveCheckpoint = (tx: Tx, cp: StoredCheckpoint) => {
     const bytes = Buffer.from(cp.bytes.buffer, cp.bytes.byteOffset, cp.bytes.byteLength);
     if (cp.previous === undefined) {
       return tx.unsafe(`INSERT INTO ${s}.checkpoints VALUES ($1, $2, $3)

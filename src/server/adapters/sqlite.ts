@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { alertRange, candleRange, checkAlert, checkCandle, cursorAt } from "./query.ts";
 import { AdapterError } from "./errors.ts";
 import { type AlertRow, CANDLE_COLUMNS as COLUMNS, type CandleRow, toAlert, toCandle, upsertGuard } from "./sql.ts";
-import type { CandleStore, Checkpoint, Health } from "./types.ts";
+import type { CandleStore, StoredCheckpoint, Health } from "./types.ts";
 
 /** Options of the SQLite store. */
 export interface SqliteOptions {
@@ -194,7 +194,7 @@ export function sqliteStore(options: SqliteOptions): CandleStore {
           : d.query(`SELECT * FROM alerts WHERE symbol = ? AND ts >= ? ORDER BY ts, id LIMIT ?`).all(symbol, since, limit)) as AlertRow[]);
       return rows.map(toAlert);
     },
-    async loadCheckpoint(key): Promise<Checkpoint | undefined> {
+    async loadCheckpoint(key): Promise<StoredCheckpoint | undefined> {
       const row = run("reading checkpoint", (d) =>
         d.query(`SELECT key, bytes, offsets FROM checkpoints WHERE key = ?`).get(key) as { key: string; bytes: Uint8Array; offsets: string } | null);
       return row ? { key: row.key, bytes: new Uint8Array(row.bytes), offsets: row.offsets } : undefined;

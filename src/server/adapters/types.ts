@@ -104,7 +104,7 @@ export interface Cache {
 }
 
 /** An engine checkpoint and the log offsets it has consumed. */
-export interface Checkpoint {
+export interface StoredCheckpoint {
   /** One key per processor and partition, e.g. `candleflow:0`. */
   key: string;
   /** `Engine.snapshot(offsets)` bytes. */
@@ -127,7 +127,7 @@ export interface CommitBatch {
   /** Inserted once per `id`; an id already stored is left as is. */
   alerts: readonly Alert[];
   /** Replaces the checkpoint under its key. */
-  checkpoint?: Checkpoint;
+  checkpoint?: StoredCheckpoint;
 }
 
 /** Query of `candles`: `from ≤ openTime < to`, ascending, at most `limit` rows. */
@@ -175,7 +175,7 @@ export interface CandleStore {
   /** Alerts, oldest first. */
   alerts(query?: AlertQuery): Promise<Alert[]>;
   /** The checkpoint last committed under `key`. */
-  loadCheckpoint(key: string): Promise<Checkpoint | undefined>;
+  loadCheckpoint(key: string): Promise<StoredCheckpoint | undefined>;
   /** Whether the store can serve calls now. */
   health(): Promise<Health>;
   /** Closes connections or files; later calls throw `CLOSED`. */

@@ -33,7 +33,7 @@ const ZERO: EngineStats = { trades: 0, rejected: 0, duplicates: 0, late: 0, revi
  *
  * On a log shared by a consumer group (`TradeLog.assigned`), the processor follows the
  * assignment: a partition it gains is restored from its checkpoint, one it loses is
- * committed if it still can be and dropped. Commits are fenced (see `Checkpoint.previous`),
+ * committed if it still can be and dropped. Commits are fenced (see `StoredCheckpoint.previous`),
  * so two processors that both think they own a partition never interleave its state.
  *
  * @example
