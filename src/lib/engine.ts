@@ -311,8 +311,11 @@ export class Engine {
   }
 
   private end(): EngineEvent[] {
-    if (this.options.updates !== "pull") this.renderDirty(this.out.events);
-    return this.out.events;
+    const events = this.out.events;
+    if (this.options.updates !== "pull") this.renderDirty(events);
+    // The caller owns them now: the engine keeps no reference (a call can emit a candle per open window).
+    this.out.events = [];
+    return events;
   }
 
   /** Appends an `update` for each queued open window, and empties the queue. */
