@@ -3,15 +3,20 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Candle } from "../lib/types.ts";
+import { Engine } from "../lib/engine.ts";
+import type { Candle, EngineEvent } from "../lib/types.ts";
 import { memoryCache } from "./adapters/memory-cache.ts";
+import { memoryStore } from "./adapters/memory-store.ts";
 import { loadConfig, type Config } from "./config.ts";
+import { isCandleEvent } from "./pipeline/events.ts";
 import { channels } from "./pipeline/publisher.ts";
 import { listen, type Listening } from "./runtime/bun.ts";
+import { topics } from "./runtime/topics.ts";
 import { startServer, type Parts, type Running } from "./server.ts";
 import { serve } from "./testing/spawn.ts";
 import { until } from "./testing/wait.ts";
 import { embeddedEnv } from "./testing/servers.ts";
+import { createHub } from "./ws.ts";
 
 // Real servers on port 0 replaying the project's own 30-minute, three-symbol recording.
 const ROOT = join(import.meta.dir, "../..");
@@ -404,4 +409,78 @@ describe("a client flooding subscriptions", () => {
       await server.stop();
     }
   }, 60_000);
+});
+
+describe("a hub without timers, and a client adopted with its subscriptions", () => {
+  /** A plain socket that keeps what it is sent. */
+  const plain = () => {
+    const sent: any[] = [];
+    return { sent, send: (d: string) => void sent.push(JSON.parse(d)), close: () => {}, readyState: 1, bufferedAmount: 0 };
+  };
+  const setup = async () => {
+    const cache = memoryCache();
+    const store = memoryStore();
+    const engine = new Engine({ intervals: ["1m", "5m"] });
+    const trade = (id: number, s: number) => ({ symbol: "BTCUSDT", id, price: "100", qty: "1", ts: 1_723_161_600_000 + s * 1000, side: "buy" as const });
+    const feed = async (events: EngineEvent[]) => {
+      const candles = events.filter(isCandleEvent);
+      await store.commit({ candles: candles.map((e) => e.candle), alerts: [] });
+      for (const e of candles) await cache.publish(channels.candles(e.candle.symbol, e.candle.interval), JSON.stringify(e));
+    };
+    await feed(engine.ingestMany([trade(1, 0), trade(2, 1)]));
+    const hub = () => {
+      const h = createHub({ cache, store, intervals: ["1m", "5m"], symbols: async () => ["BTCUSDT"], timers: false });
+      const rooms = topics({ backpressureBytes: h.limits.slowBytes });
+      h.attach(rooms.fanout);
+      return { h, rooms };
+    };
+    return { feed, engine, trade, hub };
+  };
+
+  test("beat and sweep run only when called; pairs and settled say what a client holds", async () => {
+    const { hub } = await setup();
+    const { h, rooms } = hub();
+    const ws = plain();
+    const s = rooms.socket(ws);
+    await h.websocket.open(s);
+    expect(ws.sent.map((f) => f.type)).toEqual(["hello"]);
+    await h.websocket.message(s, JSON.stringify({ op: "subscribe", symbols: ["btcusdt"], intervals: ["5m", "1m"] }));
+    expect(h.pairs(s)).toEqual([["BTCUSDT", "5m"], ["BTCUSDT", "1m"]]);
+    await h.settled();
+    expect(ws.sent.filter((f) => f.type === "snapshot").map((f) => `${f.interval}:${f.candles}`)).toEqual(["5m:1", "1m:1"]);
+    await Bun.sleep(20);
+    expect(ws.sent.some((f) => f.type === "heartbeat")).toBe(false);
+    h.beat();
+    h.sweep();
+    expect(ws.sent.at(-1)).toMatchObject({ type: "heartbeat" });
+    await h.close();
+  });
+
+  test("an adopted client gets no hello and no snapshot, only the live frames of its pairs, heartbeats, and answers", async () => {
+    const { hub, feed, engine, trade } = await setup();
+    const { h, rooms } = hub();
+    const ws = plain();
+    const s = rooms.socket(ws);
+    h.websocket.adopt(s, [["BTCUSDT", "1m"]]);
+    expect(h.pairs(s)).toEqual([["BTCUSDT", "1m"]]);
+    expect(h.stats().clients).toBe(1);
+    await feed(engine.ingestMany([trade(3, 2)]));
+    h.beat();
+    expect(ws.sent.map((f) => f.type)).toEqual(["candle", "heartbeat"]);
+    expect(ws.sent[0]).toMatchObject({ kind: "update", candle: { interval: "1m", volume: "3" } });
+    await h.websocket.message(s, JSON.stringify({ op: "ping" }));
+    expect(ws.sent.at(-1)).toMatchObject({ type: "pong" });
+    // A pair it asks for on top is new: that one gets its snapshot, as on any client.
+    await h.websocket.message(s, JSON.stringify({ op: "subscribe", symbols: ["BTCUSDT"], intervals: ["1m", "5m"] }));
+    await h.settled();
+    expect(ws.sent.filter((f) => f.type === "snapshot").map((f) => f.interval)).toEqual(["5m"]);
+    await h.websocket.message(s, JSON.stringify({ op: "unsubscribe", symbols: ["BTCUSDT"], intervals: ["1m"] }));
+    const before = ws.sent.length;
+    await feed(engine.ingestMany([trade(4, 3)]));
+    expect(ws.sent.slice(before).map((f) => `${f.type}:${f.candle?.interval}`)).toEqual(["candle:5m"]);
+    h.websocket.close(s);
+    rooms.drop(s);
+    expect(h.stats().clients).toBe(0);
+    await h.close();
+  });
 });

@@ -71,6 +71,12 @@ export interface HubOptions {
   symbols: () => Promise<string[]>;
   /** Default 15 000. */
   heartbeatMs?: number;
+  /**
+   * Default true. False: the hub sets no timer, and the runtime calls `beat` every `heartbeatMs`
+   * and `sweep` as often as it likes (a Durable Object's alarm), so an idle hub keeps nothing
+   * running that would hold its process in memory.
+   */
+  timers?: boolean;
   /** Candles per snapshot; default 300. */
   history?: number;
   limits?: Partial<HubLimits>;
@@ -89,7 +95,20 @@ export interface Hub {
     message(ws: HubSocket, message: string | ArrayBufferView | ArrayBuffer): Promise<void>;
     drain(ws: HubSocket): void;
     close(ws: HubSocket): void;
+    /**
+     * Takes on a client that already had its hello and its snapshots (a socket that outlived the
+     * process that served it): `pairs` go live at once, nothing is sent.
+     */
+    adopt(ws: HubSocket, pairs: readonly (readonly [symbol: string, interval: string])[]): void;
   };
+  /** The symbol × interval pairs a client is subscribed to, in the order it asked for them. */
+  pairs(ws: HubSocket): [symbol: string, interval: string][];
+  /** Settles when no snapshot read is queued or running. */
+  settled(): Promise<void>;
+  /** Sends a heartbeat to every client that is not slow. */
+  beat(): void;
+  /** The slow-client rules' periodic check (conflate, recover, close). */
+  sweep(): void;
   attach(fanout: Fanout): void;
   stats(): HubStats;
   /** Stops timers and feeds, closes every client (1001). */
@@ -160,7 +179,7 @@ export function createHub(options: HubOptions): Hub {
   let listed: { at: number; symbols: Promise<string[]> } | undefined;
   /** Snapshots waiting for their read, oldest first; a pair dropped before its turn leaves the queue unread. */
   const turns = new Map<Sub, () => Promise<void>>();
-  let reading = false;
+  let reading: Promise<void> | undefined;
   /** The known symbols, read again when older than SYMBOLS_MS or when `fresh` (a name was not in them). */
   const knownSymbols = (fresh = false): Promise<string[]> => {
     const now = clock();
@@ -176,19 +195,18 @@ export function createHub(options: HubOptions): Hub {
    * after each: a SQLite read is synchronous, so a burst of them back to back would hold every
    * socket (and /health) until the last one is done.
    */
-  const readTurns = async () => {
-    if (reading) return;
-    reading = true;
-    try {
-      for (const [sub, read] of turns) {
-        turns.delete(sub);
-        await read().catch(onError);
-        await new Promise((r) => setImmediate(r));
+  const readTurns = () =>
+    (reading ??= (async () => {
+      try {
+        for (const [sub, read] of turns) {
+          turns.delete(sub);
+          await read().catch(onError);
+          await new Promise((r) => setImmediate(r));
+        }
+      } finally {
+        reading = undefined;
       }
-    } finally {
-      reading = false;
-    }
-  };
+    })());
   const symbolsOf = (c: Client) => new Set([...c.subs.values()].map((s) => s.symbol));
 
   const publish = (t: string, frame: string) => {
@@ -370,7 +388,7 @@ export function createHub(options: HubOptions): Hub {
     }
   };
 
-  const tick = setInterval(() => {
+  const sweep = () => {
     const now = clock();
     for (const c of clients) if (c.ws.getBufferedAmount() > limits.slowBytes) goSlow(c);
     for (const c of slow) {
@@ -378,8 +396,20 @@ export function createHub(options: HubOptions): Hub {
       if (buffered > limits.maxBytes || now - c.slowSince! > limits.maxSlowMs) kill(c, 1013, "too slow");
       else if (buffered <= limits.slowBytes / 4) recover(c);
     }
-  }, Math.min(1000, heartbeatMs));
-  const beat = setInterval(() => fanout.publish("hb", encode({ type: "heartbeat", ts: clock() })), heartbeatMs);
+  };
+  const beat = () => void fanout.publish("hb", encode({ type: "heartbeat", ts: clock() }));
+  const timers = options.timers === false ? [] : [setInterval(sweep, Math.min(1000, heartbeatMs)), setInterval(beat, heartbeatMs)];
+
+  const client = (ws: HubSocket, ready: Promise<void>): Client => {
+    const c: Client = {
+      ws, subs: new Map(), alerts: [], bad: [], closed: false, ready,
+      frames: bucket(limits.framesPerSecond, limits.frameBurst, clock), pairs: bucket(limits.pairsPerSecond, limits.pairBurst, clock),
+    };
+    ws.data.client = c;
+    clients.add(c);
+    ws.subscribe("hb");
+    return c;
+  };
 
   const handle = async (c: Client, raw: string | ArrayBufferView | ArrayBuffer) => {
     if (!c.frames(1)) return reject(c, "RATE_LIMITED", `at most ${limits.framesPerSecond} frames a second (bursts of ${limits.frameBurst})`);
@@ -415,13 +445,7 @@ export function createHub(options: HubOptions): Hub {
     websocket: {
       async open(ws) {
         let ready!: () => void;
-        const c: Client = {
-          ws, subs: new Map(), alerts: [], bad: [], closed: false, ready: new Promise((r) => (ready = r)),
-          frames: bucket(limits.framesPerSecond, limits.frameBurst, clock), pairs: bucket(limits.pairsPerSecond, limits.pairBurst, clock),
-        };
-        ws.data.client = c;
-        clients.add(c);
-        ws.subscribe("hb");
+        const c = client(ws, new Promise((r) => (ready = r)));
         const symbols = await knownSymbols().catch((e) => (onError(e), [] as string[]));
         send(c, encode({
           type: "hello", version: PROTOCOL_VERSION, symbols: [...symbols].sort(), intervals, heartbeatMs,
@@ -446,14 +470,31 @@ export function createHub(options: HubOptions): Hub {
         const c = ws.data.client as Client | undefined;
         if (c) forget(c);
       },
+      adopt(ws, pairs) {
+        const c = client(ws, Promise.resolve());
+        for (const [symbol, interval] of pairs) {
+          const key = topic(symbol, interval);
+          if (c.subs.has(key)) continue;
+          if (!symbolsOf(c).has(symbol)) {
+            acquire(channels.alerts(symbol), (m) => onAlert(symbol, m));
+            ws.subscribe(alertTopic(symbol));
+          }
+          c.subs.set(key, { symbol, interval, phase: "live", buffer: new Map() });
+          acquire(channels.candles(symbol, interval), (m) => onCandle(key, m));
+          ws.subscribe(key);
+        }
+      },
     },
+    pairs: (ws) => [...((ws.data.client as Client | undefined)?.subs.values() ?? [])].map((s) => [s.symbol, s.interval]),
+    settled: () => reading ?? Promise.resolve(),
+    beat,
+    sweep,
     attach(f) {
       fanout = f;
     },
     stats: () => ({ clients: clients.size, buffered: [...clients].reduce((sum, c) => sum + c.ws.getBufferedAmount(), 0), ...stats }),
     async close() {
-      clearInterval(tick);
-      clearInterval(beat);
+      for (const t of timers) clearInterval(t);
       for (const c of [...clients]) {
         forget(c);
         c.ws.close(1001, "server shutting down");
