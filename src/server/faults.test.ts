@@ -172,7 +172,9 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
       await until("/health to be ok again", async () => (await health(served)).status === 200, 20_000);
       await caughtUp(log, store, n.group, 30_000);
       expect((await get(served, "/api/v1/candles/BTCUSDT?interval=1m")).status).toBe(200);
-      expect(await served.stop()).toBe(0);
+      const code = await served.stop();
+      if (code !== 0) console.error(served.output().slice(-4000));
+      expect(code).toBe(0);
       const got = await table(store);
       same(got, await expected);
     } finally {

@@ -42,7 +42,7 @@ export interface Running {
   resumedAt: number;
   /** Things worth telling the operator at start-up. */
   notes: string[];
-  /** Stops the source, commits what was processed, closes everything. */
+  /** Stops the source, commits what was processed, closes everything; failures to close are reported through `onError`, not thrown. */
   stop(): Promise<void>;
 }
 
@@ -165,13 +165,22 @@ export async function startServer(config: Config, parts: Parts = {}): Promise<Ru
   return {
     app: has("api") ? app : probesOnly(app), hub, source, processor, intervals, resumedAt: resumed.next0, notes,
     async stop() {
-      await feed?.stop();
+      // Each step runs whatever the one before did: a connection that fails to close (a server
+      // that restarted under it) is reported, and never keeps the rest from closing.
+      const step = async (close: (() => Promise<unknown>) | undefined) => {
+        try {
+          await close?.();
+        } catch (e) {
+          onError(e);
+        }
+      };
+      await step(feed && (() => feed.stop()));
       ctl.abort();
-      await processing;
-      await hub.close();
-      await cache.close();
-      await log?.close();
-      if (!parts.store) await store.close();
+      await step(processing && (() => processing!));
+      await step(() => hub.close());
+      await step(() => cache.close());
+      await step(log && (() => log.close()));
+      if (!parts.store) await step(() => store.close());
     },
   };
 }

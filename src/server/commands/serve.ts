@@ -68,5 +68,11 @@ export async function run(argv: string[]): Promise<number> {
   console.log("candleflow: stopping (committing the last checkpoint)");
   await listening.stop();
   await running.stop();
+  // Exit 1 only when work was left uncommitted; a connection that would not close was already reported.
+  const processor = running.processor?.status();
+  if (processor && processor.state !== "stopped" && processor.state !== "done") {
+    console.error(`serve: stopped with uncommitted work (the last commit failed${processor.error ? `: ${processor.error}` : ""})`);
+    return 1;
+  }
   return 0;
 }
