@@ -8,10 +8,14 @@
  *
  * WebSocket clients of the symbol are accepted with the hibernation API and served by the same
  * hub as on Bun (protocol, snapshots, conflation), fed in process from this object's commits.
- * The hub's timers (heartbeat, slow-client checks) keep the object resident while clients are
- * connected; the hub stops with the last client, so an idle object can be evicted. A socket
- * that outlives its object's memory is closed with 1012, and the client reconnects for a fresh
- * snapshot.
+ * The hub runs without timers, so an object whose clients are idle can hibernate: heartbeats
+ * come from the object's alarm, set while clients are connected and left unset after the last
+ * one, and each socket carries its subscribed intervals in its attachment. An object that wakes
+ * (a frame, an ingest, the alarm) adopts every socket it still has with those subscriptions:
+ * the clients see no new hello and no new snapshot, and live frames go on. What a wake does
+ * not keep is per-client bookkeeping: rate-limit buckets start full, invalid-frame counts at 0.
+ * A `{"op":"ping"}` stays a message the object answers (it wakes the object): its pong carries
+ * the time, which the platform's fixed auto-response cannot.
  *
  * With Upstash on, the object reads its symbol's partition stream of the Upstash trade log
  * itself: partitions are shared by several symbols (Kafka's partitioner), and each object
@@ -79,6 +83,16 @@ export interface Followed {
   next: number;
 }
 
+/**
+ * What a socket's attachment holds (kept by the platform across hibernation, at most 2 KiB):
+ * the object's symbol and the intervals the client is subscribed to, in the order it asked.
+ */
+interface Attachment {
+  v: 1;
+  symbol: string;
+  intervals: string[];
+}
+
 /** Log entries per read: one request each. */
 const PAGE = 1000;
 
@@ -103,7 +117,11 @@ export class SymbolObject extends DurableObject<Env> {
     this.store = durableStore(ctx.storage);
     this.config = settings(env);
     this.mirror = this.config.upstash ? mirror(this.config.upstash) : undefined;
-    void ctx.blockConcurrencyWhile(() => this.load());
+    void ctx.blockConcurrencyWhile(async () => {
+      await this.load();
+      this.adopt();
+      if (this.sockets.size > 0) await this.beating();
+    });
   }
 
   /** Restores the engine and offsets from the last commit (a fresh engine when there is none). */
@@ -231,10 +249,48 @@ export class SymbolObject extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     this.symbol ??= new URL(request.url).searchParams.get("symbol") ?? undefined;
     const pair = new WebSocketPair();
-    const ws = pair[1];
+    const ws = pair[1] as DurableSocket;
     this.ctx.acceptWebSocket(ws);
-    const { hub, rooms } = this.hub();
-    const socket = rooms.socket({
+    const attached: Attachment = { v: 1, symbol: this.symbol ?? "", intervals: [] };
+    ws.serializeAttachment(attached);
+    const socket = this.wrap(ws);
+    void this.hub().hub.websocket.open(socket);
+    await this.beating();
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  async webSocketMessage(ws: DurableSocket, message: string | ArrayBuffer): Promise<void> {
+    const socket = this.sockets.get(ws);
+    if (!socket || !this.live) return ws.close(1012, "restarted: reconnect for a fresh snapshot");
+    const { hub } = this.live;
+    await hub.websocket.message(socket, message);
+    const intervals = hub.pairs(socket).map(([, interval]) => interval);
+    const had = ws.deserializeAttachment() as Attachment;
+    if (intervals.join() !== had.intervals.join()) ws.serializeAttachment({ ...had, intervals } satisfies Attachment);
+    // The snapshots the frame asked for go out before this event ends, so the object cannot hibernate between.
+    await hub.settled();
+  }
+
+  /** The heartbeat: one alarm every `heartbeatMs` while clients are connected; none after the last one. */
+  async alarm(): Promise<void> {
+    if (!this.live || this.sockets.size === 0) return;
+    this.live.hub.sweep();
+    this.live.hub.beat();
+    await this.ctx.storage.setAlarm(Date.now() + this.config.heartbeatMs);
+  }
+
+  /** Clients connected, and the next heartbeat's time (null: none set). */
+  async clients(): Promise<{ clients: number; heartbeatAt: number | null }> {
+    return { clients: this.sockets.size, heartbeatAt: await this.ctx.storage.getAlarm() };
+  }
+
+  private async beating(): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.config.heartbeatMs);
+  }
+
+  /** The hub's socket over a hibernatable one. */
+  private wrap(ws: DurableSocket): HubSocket {
+    const socket = this.hub().rooms.socket({
       send: (data) => ws.send(data),
       close: (code, reason) => ws.close(code, reason),
       get readyState() {
@@ -244,14 +300,20 @@ export class SymbolObject extends DurableObject<Env> {
       bufferedAmount: 0,
     });
     this.sockets.set(ws, socket);
-    void hub.websocket.open(socket);
-    return new Response(null, { status: 101, webSocket: pair[0] });
+    return socket;
   }
 
-  async webSocketMessage(ws: DurableSocket, message: string | ArrayBuffer): Promise<void> {
-    const socket = this.sockets.get(ws);
-    if (!socket || !this.live) return ws.close(1012, "restarted: reconnect for a fresh snapshot");
-    await this.live.hub.websocket.message(socket, message);
+  /** After a wake: the sockets the platform kept for this object, back in the hub with the subscriptions their attachments hold. */
+  private adopt(): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      const attached = ws.deserializeAttachment() as Attachment | null;
+      if (attached?.v !== 1) {
+        ws.close(1012, "restarted: reconnect for a fresh snapshot");
+        continue;
+      }
+      if (attached.symbol) this.symbol ??= attached.symbol;
+      this.hub().hub.websocket.adopt(this.wrap(ws), attached.intervals.map((i) => [attached.symbol, i] as const));
+    }
   }
 
   async webSocketClose(ws: DurableSocket, code: number): Promise<void> {
@@ -267,12 +329,12 @@ export class SymbolObject extends DurableObject<Env> {
     this.forget(ws);
   }
 
-  /** The hub, started with the first client. */
+  /** The hub, started with the first client (no timers: the alarm beats). */
   private hub(): { hub: Hub; rooms: Topics } {
     if (this.live) return this.live;
     const hub = createHub({
       cache: this.cache, store: this.store, intervals: this.config.intervals, symbols: async () => (this.symbol ? [this.symbol] : []),
-      onError: (e) => console.error("ws:", e),
+      heartbeatMs: this.config.heartbeatMs, timers: false, onError: (e) => console.error("ws:", e),
     });
     const rooms = topics({ backpressureBytes: hub.limits.slowBytes });
     hub.attach(rooms.fanout);
@@ -289,6 +351,7 @@ export class SymbolObject extends DurableObject<Env> {
       const { hub } = this.live;
       this.live = undefined;
       void hub.close();
+      void this.ctx.storage.deleteAlarm();
     }
   }
 }

@@ -19,6 +19,8 @@ export interface Env {
   MAX_ID_GAPS?: string;
   /** Most REST pages (1000 trades each) one scheduled run fetches per symbol; default 5. */
   PULL_PAGES?: string;
+  /** Milliseconds between heartbeats to WebSocket clients (each one an alarm of the object); default 15 000. */
+  HEARTBEAT_MS?: string;
   /** Largest ingest body, bytes; default 1 MiB. */
   INGEST_MAX_BYTES?: string;
   /** Bearer token the ingest route requires when set (a secret: `wrangler secret put INGEST_TOKEN`). */
@@ -40,6 +42,7 @@ export interface Settings {
   maxIdGaps?: number;
   restUrl: string;
   pullPages: number;
+  heartbeatMs: number;
   ingestMaxBytes: number;
   ingestToken?: string;
   upstash?: { url: string; token: string; prefix: string };
@@ -57,6 +60,7 @@ export function settings(env: Env): Settings {
     ...(env.MAX_ID_GAPS ? { maxIdGaps: count(env.MAX_ID_GAPS, 4096) } : {}),
     restUrl: (env.EXCHANGE_REST_URL ?? "https://api.binance.com").replace(/\/$/, ""),
     pullPages: count(env.PULL_PAGES, 5),
+    heartbeatMs: Math.max(100, count(env.HEARTBEAT_MS, 15_000)),
     ingestMaxBytes: count(env.INGEST_MAX_BYTES, 1024 * 1024),
     ...(env.INGEST_TOKEN ? { ingestToken: env.INGEST_TOKEN } : {}),
     // Either variable alone switches nothing, as on Bun.

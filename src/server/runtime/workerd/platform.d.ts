@@ -11,7 +11,12 @@ declare module "cloudflare:workers" {
   }
 
   export interface DurableObjectState {
-    readonly storage: import("../../adapters/durable-store.ts").DurableStorage;
+    readonly storage: import("../../adapters/durable-store.ts").DurableStorage & {
+      /** Runs the object's `alarm()` at `at` (ms since the epoch), waking it if it hibernates; one alarm per object. */
+      setAlarm(at: number): Promise<void>;
+      getAlarm(): Promise<number | null>;
+      deleteAlarm(): Promise<void>;
+    };
     blockConcurrencyWhile<T>(run: () => Promise<T>): Promise<T>;
     acceptWebSocket(ws: WebSocket, tags?: string[]): void;
     getWebSockets(tag?: string): DurableSocket[];

@@ -11,8 +11,9 @@
  * - frames come back from every object as they are, heartbeats from the first one only;
  * - an object's socket closing closes the client's (1012: reconnect for fresh snapshots).
  *
- * The relay holds its sockets in the worker (not the hibernation API: a relayed client keeps
- * its objects resident anyway, their hubs have timers while clients are connected).
+ * The relay holds its sockets in the worker, not with the hibernation API (a worker has none):
+ * the objects' ends of them are hibernatable like any client's, so the objects behind a relay
+ * can hibernate, the relay's own invocation stays up while its client is connected.
  */
 import { HUB_LIMITS } from "../../ws.ts";
 import type { Env, Settings } from "./env.ts";
