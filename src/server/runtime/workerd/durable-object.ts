@@ -151,8 +151,9 @@ export class SymbolObject extends DurableObject<Env> {
 
   /**
    * Reads the symbol's partition of the Upstash trade log from the stored stream offset, at
-   * most `PULL_PAGES` pages, keeping this symbol's trades; each page is one commit holding the
-   * offset after it, so a page is aggregated exactly once. `undefined` when Upstash is off.
+   * most `PULL_PAGES` pages and at most `TRADES_PER_CALL` entries (the next cron run goes on
+   * from there), keeping this symbol's trades; each page is one commit holding the offset after
+   * it, so a page is aggregated exactly once. `undefined` when Upstash is off.
    */
   async follow(symbol: string): Promise<Followed | undefined> {
     this.symbol ??= symbol;
@@ -162,10 +163,11 @@ export class SymbolObject extends DurableObject<Env> {
       const p = kafkaPartition(symbol, (await log.partitions()).length);
       let from = this.offsets.log?.partition === p ? this.offsets.log.next : await log.lowWatermark(p);
       const done: Followed = { partition: p, read: 0, trades: 0, poison: 0, next: from };
-      for (let page = 0; page < this.config.pullPages; page++) {
+      for (let page = 0; page < this.config.pullPages && done.read < this.config.tradesPerCall; page++) {
+        const size = Math.min(PAGE, this.config.tradesPerCall - done.read);
         let batch;
         try {
-          batch = await log.read(p, from, PAGE);
+          batch = await log.read(p, from, size);
         } catch (e) {
           if (!(e instanceof AdapterError) || e.code !== "OFFSET_OUT_OF_RANGE") throw e;
           // Fell behind the log's retention: the trades in between are gone; the engine's id gaps say which.
@@ -181,7 +183,7 @@ export class SymbolObject extends DurableObject<Env> {
         done.trades += r.trades;
         done.poison += batch.poison?.length ?? 0;
         done.next = from = batch.next;
-        if (batch.records.length + (batch.poison?.length ?? 0) < PAGE) break;
+        if (batch.records.length + (batch.poison?.length ?? 0) < size) break;
       }
       return done;
     });

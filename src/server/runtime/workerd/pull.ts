@@ -13,10 +13,10 @@ import { settings, type Env } from "./env.ts";
 /** Rows per page: Binance's most. */
 const PAGE = 1000;
 
-/** One page of `symbol`'s aggregate trades with ids above `after` (the latest ones when `after` is unknown). */
-export async function aggTrades(restUrl: string, symbol: string, after: number | undefined, http: typeof fetch = fetch): Promise<Trade[]> {
+/** One page of `symbol`'s aggregate trades with ids above `after` (the latest ones when `after` is unknown), at most `limit` (≤ 1000). */
+export async function aggTrades(restUrl: string, symbol: string, after: number | undefined, http: typeof fetch = fetch, limit = PAGE): Promise<Trade[]> {
   const from = after === undefined ? "" : `&fromId=${after + 1}`;
-  const res = await http(`${restUrl}/api/v3/aggTrades?symbol=${encodeURIComponent(symbol)}${from}&limit=${PAGE}`);
+  const res = await http(`${restUrl}/api/v3/aggTrades?symbol=${encodeURIComponent(symbol)}${from}&limit=${limit}`);
   if (!res.ok) throw new Error(`GET aggTrades ${symbol} ${res.status}: ${(await res.text()).slice(0, 200)}`);
   const rows = (await res.json()) as unknown;
   if (!Array.isArray(rows)) throw new Error(`GET aggTrades ${symbol}: expected an array`);
@@ -31,22 +31,27 @@ export interface Pulled {
   error?: string;
 }
 
-/** Pulls every configured symbol, at most `PULL_PAGES` pages each; a failing symbol does not stop the others. */
+/**
+ * Pulls every configured symbol, at most `PULL_PAGES` pages each, one call into the object per
+ * page (pages of `TRADES_PER_CALL` rows when that is under 1000); a failing symbol does not
+ * stop the others.
+ */
 export async function pullAll(env: Env): Promise<Pulled[]> {
-  const { symbols, restUrl, pullPages } = settings(env);
+  const { symbols, restUrl, pullPages, tradesPerCall } = settings(env);
   if (!restUrl) return [];
+  const limit = Math.min(PAGE, tradesPerCall);
   return Promise.all(symbols.map(async (symbol): Promise<Pulled> => {
     const object = env.CANDLES.get(env.CANDLES.idFromName(symbol));
     let trades = 0;
     try {
       let after = await object.cursor();
       for (let page = 0; page < pullPages; page++) {
-        const got = await aggTrades(restUrl, symbol, after);
+        const got = await aggTrades(restUrl, symbol, after, fetch, limit);
         if (got.length === 0) break;
         after = got[got.length - 1]!.id;
         await object.ingest(symbol, got, after);
         trades += got.length;
-        if (got.length < PAGE) break;
+        if (got.length < limit) break;
       }
       return { symbol, trades };
     } catch (e) {
