@@ -4,13 +4,10 @@
  * is served from what the last fetch (or a prefetch) already brought.
  */
 import { findErrorBy, IS_CONTROL, type Consumer } from "@platformatic/kafka";
-import type { Trade } from "../../lib/types.ts";
 import { AdapterError } from "./errors.ts";
 import type { LogBatch, LogRecord, PoisonRecord } from "./types.ts";
-import { notATrade } from "./wire.ts";
+import { tradeRecord } from "./wire.ts";
 
-/** Longest raw text a poison record keeps. */
-const RAW_LIMIT = 4096;
 /** How long a watermark learnt from a fetch or a list-offsets call is trusted. */
 const FRESH_MS = 1000;
 /** The fetch response (the package exports its type under a versioned namespace only). */
@@ -19,15 +16,7 @@ type FetchResponse = Awaited<ReturnType<Consumer["fetch"]>>;
 /** One record as the log holds it: a trade, or the reason it is none. */
 export function decode(offset: number, value: Buffer | null): LogRecord | PoisonRecord {
   if (value === null) return { offset, raw: "", reason: "no value (a tombstone)" };
-  const raw = value.toString("utf8");
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return { offset, raw: raw.slice(0, RAW_LIMIT), reason: "not JSON" };
-  }
-  const why = notATrade(parsed);
-  return why === undefined ? { offset, trade: parsed as Trade } : { offset, raw: raw.slice(0, RAW_LIMIT), reason: why };
+  return tradeRecord(offset, value.toString("utf8"));
 }
 
 /** What the reader needs from the adapter around it. */

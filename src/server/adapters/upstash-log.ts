@@ -16,11 +16,11 @@
  * - Groups: `assigned()` is a lease per partition (`SET PX`) held by live members of the group
  *   (a sorted set scored by expiry), split by a Lua script on Redis's clock.
  */
-import type { Alert, Trade } from "../../lib/types.ts";
+import type { Alert } from "../../lib/types.ts";
 import { AdapterError } from "./errors.ts";
 import { run, session, type UpstashOptions } from "./upstash-client.ts";
 import type { DeadLetter, LogBatch, LogRecord, PoisonRecord, TradeLog } from "./types.ts";
-import { notATrade } from "./wire.ts";
+import { RAW_LIMIT, tradeRecord } from "./wire.ts";
 
 /** Options of the Upstash log. */
 export interface UpstashLogOptions extends UpstashOptions {
@@ -44,8 +44,6 @@ export interface UpstashLog extends TradeLog {
   deadLetter(letters: readonly DeadLetter[]): Promise<void>;
 }
 
-/** Longest raw text a poison record keeps. */
-const RAW_LIMIT = 4096;
 /** Most bytes of commands per HTTP request; `append` splits larger calls, in order (Upstash caps request bodies). */
 const SEND_BYTES = 512 * 1024;
 
@@ -147,15 +145,7 @@ function decode(entry: unknown): LogRecord | PoisonRecord {
   const offset = offsetOf(id);
   const at = fields.indexOf("trade");
   if (at < 0 || at % 2 !== 0) return { offset, raw: JSON.stringify(fields).slice(0, RAW_LIMIT), reason: "no trade field" };
-  const raw = fields[at + 1]!;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return { offset, raw: raw.slice(0, RAW_LIMIT), reason: "not JSON" };
-  }
-  const why = notATrade(parsed);
-  return why === undefined ? { offset, trade: parsed as Trade } : { offset, raw: raw.slice(0, RAW_LIMIT), reason: why };
+  return tradeRecord(offset, fields[at + 1]!);
 }
 
 /**

@@ -3,8 +3,12 @@
  * values, Redis stream entries): one place to check them, with no client dependency, so
  * edge adapters and server adapters share it.
  */
-import type { Candle } from "../../lib/types.ts";
+import type { Candle, Trade } from "../../lib/types.ts";
 import { AdapterError } from "./errors.ts";
+import type { LogRecord, PoisonRecord } from "./types.ts";
+
+/** Longest raw text a poison record keeps. */
+export const RAW_LIMIT = 4096;
 
 const SIDES = new Set(["buy", "sell"]);
 
@@ -17,6 +21,18 @@ export function notATrade(value: unknown): string | undefined {
   if (!SIDES.has(t.side as string)) return 'side must be "buy" or "sell"';
   if (t.count !== undefined && typeof t.count !== "number") return "count must be a number";
   return undefined;
+}
+
+/** One log entry's text as a record: a trade, or a poison record saying why it is none. */
+export function tradeRecord(offset: number, raw: string): LogRecord | PoisonRecord {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return { offset, raw: raw.slice(0, RAW_LIMIT), reason: "not JSON" };
+  }
+  const why = notATrade(parsed);
+  return why === undefined ? { offset, trade: parsed as Trade } : { offset, raw: raw.slice(0, RAW_LIMIT), reason: why };
 }
 
 /** A cached latest candle read back; text that is not candle JSON is `CORRUPT`, named by `adapter`. */
