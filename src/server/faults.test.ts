@@ -91,6 +91,8 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
       await log.append([]);
       app = await serve(args(n, "process,api", redis.url));
       const served = app;
+      // A symbol can be subscribed once the server knows it (from an accepted trade).
+      await until("BTCUSDT to be listed", async () => ((await get(served, "/api/v1/symbols")).body.symbols as string[]).includes("BTCUSDT"), 20_000);
       const frames: { type: string; kind?: string; candle?: Candle }[] = [];
       ws = new WebSocket(new URL("/ws", served.url.href.replace(/^http/, "ws")));
       ws.onmessage = (m) => frames.push(JSON.parse(String(m.data)));

@@ -15,7 +15,7 @@ const root = join(import.meta.dir, "..", "..", "..");
 // The restart test stops and starts the broker of scripts/kafka, so it needs that broker (not
 // one run elsewhere), and it disturbs every other client of it: it runs under CI, and
 // elsewhere only when KAFKA_RESTART_TEST=1.
-const ours = existsSync(join(root, ".kafka", "kafka.pid")) && !process.env.KAFKA_BROKERS;
+const ours = existsSync(join(root, ".kafka", "kafka.pid")) && brokers === "127.0.0.1:9092";
 const restart = ours && (CI || process.env.KAFKA_RESTART_TEST === "1");
 if (up && !restart) console.warn("[skip] kafka broker restart test: needs the broker of scripts/kafka and CI or KAFKA_RESTART_TEST=1");
 const unique = () => `candleflow.test.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
