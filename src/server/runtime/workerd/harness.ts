@@ -58,13 +58,21 @@ export async function stop(mf: Miniflare): Promise<void> {
   await mf.dispose();
 }
 
+/**
+ * `dispatchFetch`, sent again once if its pooled connection was reset: a 413 answered before its
+ * body was read leaves the connection to be reset under the next request (safe to resend: reads
+ * are reads, and the objects drop trades they already hold).
+ */
+const dispatch = (mf: Miniflare, url: string, init?: Parameters<Miniflare["dispatchFetch"]>[1]) =>
+  mf.dispatchFetch(url, init).catch((e: { code?: string }) => (e.code === "ECONNRESET" ? mf.dispatchFetch(url, init) : Promise.reject(e)));
+
 export const get = async (mf: Miniflare, path: string) => {
-  const res = await mf.dispatchFetch(`http://candleflow.test${path}`);
+  const res = await dispatch(mf, `http://candleflow.test${path}`);
   return { status: res.status, body: (await res.json()) as any };
 };
 
 export const ingest = async (mf: Miniflare, trades: Trade[], init: { headers?: Record<string, string>; body?: string } = {}) => {
-  const res = await mf.dispatchFetch("http://candleflow.test/api/v1/ingest", {
+  const res = await dispatch(mf, "http://candleflow.test/api/v1/ingest", {
     method: "POST", headers: { "content-type": "application/json", ...init.headers }, body: init.body ?? JSON.stringify({ trades }),
   });
   return { status: res.status, body: (await res.json()) as any };
