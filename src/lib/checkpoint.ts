@@ -8,7 +8,7 @@
  * bytes: nothing depends on insertion order, and doubles never carry NaN payloads.
  */
 import { corrupt, crc32, Reader, Writer } from "./codec.ts";
-import { toNumber, type Sum } from "./decimal.ts";
+import type { Sum } from "./decimal.ts";
 import { CandleflowError } from "./errors.ts";
 import { IdTracker } from "./ids.ts";
 import { plainOptions, resolveOptions, type Resolved } from "./options.ts";
@@ -205,8 +205,6 @@ function readWindows(r: Reader, symbol: string, label: string, size: number): Wi
     win.cTs = openTime + inside(r, size); win.cId = r.uint(); win.cM = r.uint(); win.cE = scale(r);
     win.hM = r.uint(); win.hE = scale(r);
     win.lM = r.uint(); win.lE = scale(r);
-    win.hV = toNumber(win.hM, win.hE);
-    win.lV = toNumber(win.lM, win.lE);
     readSum(r, win.volume);
     readSum(r, win.quote);
     readSum(r, win.buyVolume);

@@ -131,5 +131,21 @@ describe("formatting and division", () => {
   test("compareExact orders decimals of different scales", () => {
     expect(compareExact(15, 1, 150, 2)).toBe(0);
     expect(Math.sign(compareExact(9007199254740991, 16, 9007199254740990, 16))).toBe(1);
+    // One side scaled past 2^53 (and the other not) is decided without BigInt: still exact.
+    expect(Math.sign(compareExact(9007199254740991, 0, 9007199254740991, 1))).toBe(1);
+    expect(Math.sign(compareExact(1, 18, 9007199254740991, 0))).toBe(-1);
+  });
+
+  test("compareExact agrees with BigInt on any two decimals", () => {
+    const mantissa = fc.oneof(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }));
+    const scale = fc.integer({ min: 0, max: 18 });
+    fc.assert(
+      fc.property(mantissa, scale, mantissa, scale, (m1, e1, m2, e2) => {
+        const a = BigInt(m1) * 10n ** BigInt(e2);
+        const b = BigInt(m2) * 10n ** BigInt(e1);
+        expect(Math.sign(compareExact(m1, e1, m2, e2))).toBe(a < b ? -1 : a > b ? 1 : 0);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

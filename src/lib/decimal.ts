@@ -71,6 +71,17 @@ export function toNumber(m: number, e: number): number {
 /** Exact comparison of m1·10^-e1 and m2·10^-e2: negative, zero or positive. */
 export function compareExact(m1: number, e1: number, m2: number, e2: number): number {
   if (e1 === e2) return m1 - m2;
+  // Brought to one scale in a double while that stays exact (a product of exact integers
+  // at most MAX is exact; one above it compares as above it), BigInt past that.
+  if (e1 < e2) {
+    if (e2 - e1 < 23 && m2 <= MAX) {
+      const a = m1 * POW10[e2 - e1]!;
+      return a <= MAX ? a - m2 : 1;
+    }
+  } else if (e1 - e2 < 23 && m1 <= MAX) {
+    const b = m2 * POW10[e1 - e2]!;
+    return b <= MAX ? m1 - b : -1;
+  }
   const a = BigInt(m1) * BIG10[e2]!;
   const b = BigInt(m2) * BIG10[e1]!;
   return a < b ? -1 : a > b ? 1 : 0;
@@ -101,7 +112,9 @@ const memoS: string[] = new Array<string>(MEMO).fill("");
 
 /** Renders a parsed mantissa and scale canonically (no BigInt: mantissas are exact doubles). */
 export function formatDecimal(m: number, e: number): string {
-  const slot = ((m % 1_000_003) * 31 + e) & (MEMO - 1);
+  // The mantissa's low bits pick the slot: a floor of an exact power-of-two division, not
+  // `%`, which is a floating-point remainder on mantissas past 2^31 and costs tens of ns.
+  const slot = (m - Math.floor(m * (1 / MEMO)) * MEMO + e * 31) & (MEMO - 1);
   if (memoM[slot] === m && memoE[slot] === e) return memoS[slot]!;
   const text = render(m, e);
   memoM[slot] = m;
@@ -148,6 +161,14 @@ export class Sum {
 
   /** Adds m · 10^-e (m an exact integer ≥ 0). */
   add(m: number, e: number): void {
+    // Small enough for the compiler to inline at every call site: the sum's own scale and no
+    // spill. Everything else is `addSlow`'s.
+    const next = this.small + m;
+    if (e === this.scale && next <= MAX) this.small = next;
+    else this.addSlow(m, e);
+  }
+
+  private addSlow(m: number, e: number): void {
     if (e !== this.scale) {
       if (e > this.scale) this.rescale(e);
       else {
@@ -187,7 +208,8 @@ export class Sum {
 
   /** The value rendered canonically. */
   toString(): string {
-    return this.big === 0n ? formatDecimal(this.small, this.scale) : formatScaled(this.value(), this.scale);
+    // Not through the memo: a running sum seldom repeats, so a lookup would mostly miss.
+    return this.big === 0n ? render(this.small, this.scale) : formatScaled(this.value(), this.scale);
   }
 
   /** Adds another sum into this one. */

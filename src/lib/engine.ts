@@ -6,7 +6,7 @@ import { CandleflowError } from "./errors.ts";
 import { windowStart } from "./interval.ts";
 import { plainOptions, resolveOptions, type Resolved } from "./options.ts";
 import { Output } from "./output.ts";
-import { isWhale } from "./rules.ts";
+import { isWhale, reachesWhale } from "./rules.ts";
 import { containing, findOrInsert, render } from "./series.ts";
 import { newSymbol, recomputeDue, type Series, type SymbolState } from "./state.ts";
 import type { Candle, EngineEvent, EngineOptions, EngineStats, RejectReason, Trade } from "./types.ts";
@@ -14,6 +14,16 @@ import { checkTrade, valid, type PriceCache } from "./validate.ts";
 import type { Window } from "./window.ts";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The last window of a list, or undefined. Not `list[list.length - 1]`: on an empty list
+ * (every time a window closes) that reads index -1, which throws the optimized per-trade
+ * code back to the interpreter.
+ */
+function newest(list: Window[]): Window | undefined {
+  const n = list.length;
+  return n > 0 ? list[n - 1] : undefined;
+}
 
 /**
  * The streaming core: trades in, candles and alerts out, as return values.
@@ -130,7 +140,6 @@ export class Engine {
     }
     if (ids.gaps.length > 0 && ts + 1 < sym.due) sym.due = ts + 1;
     counters.trades++;
-    const pv = toNumber(pm, pe);
     const product = pm * qm;
     const nm = product <= MAX_SAFE ? product : -1;
     const series = sym.series;
@@ -138,25 +147,25 @@ export class Engine {
       // An open pane carries the trade into every larger window when it folds; a closed
       // pane (or none) means the larger windows must take the trade themselves.
       const s = series[this.base]!;
-      const w = s.open[s.open.length - 1];
+      const w = newest(s.open);
       if (w !== undefined && ts >= w.openTime && ts < w.end && !w.final) {
-        w.add(ts, id, pm, pe, pv, qm, qe, nm, buy, count);
+        w.add(ts, id, pm, pe, qm, qe, nm, buy, count);
         if (this.queueUpdates) this.out.touch(w);
       } else {
-        const pane = this.place(sym, s, id, ts, pm, pe, pv, qm, qe, nm, buy, count);
+        const pane = this.place(sym, s, id, ts, pm, pe, qm, qe, nm, buy, count);
         if (pane === null || pane.final) {
           for (let i = 0; i < series.length; i++) {
-            if (i !== this.base) this.place(sym, series[i]!, id, ts, pm, pe, pv, qm, qe, nm, buy, count);
+            if (i !== this.base) this.place(sym, series[i]!, id, ts, pm, pe, qm, qe, nm, buy, count);
           }
         }
       }
     } else {
-      for (let i = 0; i < series.length; i++) this.place(sym, series[i]!, id, ts, pm, pe, pv, qm, qe, nm, buy, count);
+      for (let i = 0; i < series.length; i++) this.place(sym, series[i]!, id, ts, pm, pe, qm, qe, nm, buy, count);
     }
     const whale = sym.rules.whale;
-    if (whale !== null) {
-      const notional = pv * toNumber(qm, qe);
-      if (isWhale(whale, pm, pe, qm, qe, notional)) this.whale(sym, id, ts, formatDecimal(pm, pe), formatDecimal(qm, qe), notional, whale.v);
+    // In integers while the notional's mantissa is exact, in BigInt past that.
+    if (whale !== null && (nm >= 0 ? reachesWhale(whale, nm, pe + qe) : isWhale(whale, pm, pe, qm, qe))) {
+      this.whale(sym, id, ts, pm, pe, qm, qe, whale.v);
     }
     if (ts > sym.maxTs) {
       sym.maxTs = ts;
@@ -169,14 +178,14 @@ export class Engine {
   }
 
   /** Adds the trade to its window in `s`; emits a revision when that window was final. Null when late. */
-  private place(sym: SymbolState, s: Series, id: number, ts: number, pm: number, pe: number, pv: number, qm: number, qe: number, nm: number, buy: boolean, count: number): Window | null {
-    let w = s.open[s.open.length - 1];
+  private place(sym: SymbolState, s: Series, id: number, ts: number, pm: number, pe: number, qm: number, qe: number, nm: number, buy: boolean, count: number): Window | null {
+    let w = newest(s.open);
     if (w === undefined || ts < w.openTime || ts >= w.end) {
       const found = this.locate(sym, s, id, ts);
       if (found === null) return null;
       w = found;
     }
-    w.add(ts, id, pm, pe, pv, qm, qe, nm, buy, count);
+    w.add(ts, id, pm, pe, qm, qe, nm, buy, count);
     if (w.final) {
       w.rev++;
       this.out.revision(w.toCandle());
@@ -225,7 +234,11 @@ export class Engine {
     this.out.events.push({ type: "rejected", reason, detail, trade });
   }
 
-  private whale(sym: SymbolState, id: number, ts: number, price: string, qty: string, notional: number, threshold: number): void {
+  private whale(sym: SymbolState, id: number, ts: number, pm: number, pe: number, qm: number, qe: number, threshold: number): void {
+    // The notional as a double is the alert's value and text only; the test above was exact.
+    const notional = toNumber(pm, pe) * toNumber(qm, qe);
+    const price = formatDecimal(pm, pe);
+    const qty = formatDecimal(qm, qe);
     this.out.alert({
       id: `whale:${sym.name}:${id}`, rule: "whale", symbol: sym.name, ts, value: notional, threshold,
       message: `${sym.name} trade ${id}: ${qty} @ ${price} = ${notional.toFixed(2)} notional (threshold ${threshold})`,

@@ -1,5 +1,5 @@
 import { CandleflowError } from "./errors.ts";
-import { parseDecimal, parsed } from "./decimal.ts";
+import { parseDecimal, parsed, POW10 } from "./decimal.ts";
 import type { Alert, RuleSet, RulesConfig } from "./types.ts";
 
 /** A symbol's rules, resolved once when the symbol is first seen. */
@@ -52,9 +52,22 @@ export function resolveRules(config: RulesConfig | undefined, symbol: string, sm
   };
 }
 
-/** Whether price × qty (exact) ≥ the whale threshold. `nv` is the notional as a double. */
-export function isWhale(rule: { m: number; e: number; v: number }, pm: number, pe: number, qm: number, qe: number, nv: number): boolean {
+/**
+ * Whether an exact notional `nm · 10^-ne` (nm an integer no greater than
+ * `Number.MAX_SAFE_INTEGER`) reaches the whale threshold: the per-trade test, one
+ * multiplication and no division. Scaling one side to the other's scale is exact while the
+ * product stays safe, and a product past that is past the other side too.
+ */
+export function reachesWhale(rule: { m: number; e: number }, nm: number, ne: number): boolean {
+  const k = ne - rule.e;
+  if (k < 0) return nm * POW10[-k]! >= rule.m;
+  return k < 23 ? nm >= rule.m * POW10[k]! : rule.m === 0;
+}
+
+/** Whether price × qty (exact, any size) ≥ the whale threshold. */
+export function isWhale(rule: { m: number; e: number; v: number }, pm: number, pe: number, qm: number, qe: number): boolean {
   // Doubles decide unless the two are within rounding of each other.
+  const nv = (pe === 0 ? pm : pm / POW10[pe]!) * (qe === 0 ? qm : qm / POW10[qe]!);
   if (nv > rule.v * (1 + 1e-9)) return true;
   if (nv < rule.v * (1 - 1e-9)) return false;
   const lhs = BigInt(pm) * BigInt(qm) * 10n ** BigInt(rule.e);

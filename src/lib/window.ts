@@ -7,7 +7,8 @@ export const VWAP_PLACES = 12;
 /**
  * One tumbling window's running OHLCV. Open and close are the trades earliest and latest
  * in (time, id) order, not in arrival order, so out-of-order input gives the same candle.
- * Prices are kept as exact mantissa/scale pairs plus a double for fast ordering.
+ * Prices are kept as exact mantissa/scale pairs; a symbol's prices almost always share one
+ * scale, so high and low compare mantissas and reach for `compareExact` only across scales.
  */
 export class Window {
   trades = 0;
@@ -17,8 +18,8 @@ export class Window {
   mark = 0;
   oTs = 0; oId = 0; oM = 0; oE = 0;
   cTs = 0; cId = 0; cM = 0; cE = 0;
-  hV = -1; hM = 0; hE = 0;
-  lV = Infinity; lM = 0; lE = 0;
+  hM = 0; hE = 0;
+  lM = 0; lE = 0;
   readonly volume = new Sum();
   readonly quote = new Sum();
   readonly buyVolume = new Sum();
@@ -32,38 +33,55 @@ export class Window {
   ) {}
 
   /**
-   * Adds a trade. `pv` is the price as a double; `nm` is price × qty mantissa at scale
-   * `pe + qe` when it is an exact double, or -1 when it is not.
+   * Adds a trade. `nm` is price × qty mantissa at scale `pe + qe` when it is an exact
+   * double, or -1 when it is not.
    */
-  add(ts: number, id: number, pm: number, pe: number, pv: number, qm: number, qe: number, nm: number, buy: boolean, count: number): void {
-    if (this.trades === 0) {
-      this.oTs = this.cTs = ts; this.oId = this.cId = id;
-      this.oM = this.cM = this.hM = this.lM = pm;
-      this.oE = this.cE = this.hE = this.lE = pe;
-      this.hV = this.lV = pv;
-    } else {
+  add(ts: number, id: number, pm: number, pe: number, qm: number, qe: number, nm: number, buy: boolean, count: number): void {
+    // Kept small (the first trade and a notional past 2^53 are out of line) so that the
+    // compiler inlines it into the engine's per-trade path.
+    if (this.trades === 0) this.first(ts, id, pm, pe);
+    else {
       if (ts < this.oTs || (ts === this.oTs && id < this.oId)) {
         this.oTs = ts; this.oId = id; this.oM = pm; this.oE = pe;
       }
       if (ts > this.cTs || (ts === this.cTs && id > this.cId)) {
         this.cTs = ts; this.cId = id; this.cM = pm; this.cE = pe;
       }
-      if (pv > this.hV || (pv === this.hV && (pm !== this.hM || pe !== this.hE) && compareExact(pm, pe, this.hM, this.hE) > 0)) {
-        this.hV = pv; this.hM = pm; this.hE = pe;
+      if (pe === this.hE ? pm > this.hM : compareExact(pm, pe, this.hM, this.hE) > 0) {
+        this.hM = pm; this.hE = pe;
       }
-      if (pv < this.lV || (pv === this.lV && (pm !== this.lM || pe !== this.lE) && compareExact(pm, pe, this.lM, this.lE) < 0)) {
-        this.lV = pv; this.lM = pm; this.lE = pe;
+      if (pe === this.lE ? pm < this.lM : compareExact(pm, pe, this.lM, this.lE) < 0) {
+        this.lM = pm; this.lE = pe;
       }
     }
     this.trades += count;
+    if (nm < 0) {
+      this.addBig(pm, pe, qm, qe, buy);
+      return;
+    }
     const ne = pe + qe;
     this.volume.add(qm, qe);
-    if (nm >= 0) this.quote.add(nm, ne);
-    else this.quote.addBig(BigInt(pm) * BigInt(qm), ne);
+    this.quote.add(nm, ne);
     if (buy) {
       this.buyVolume.add(qm, qe);
-      if (nm >= 0) this.buyQuote.add(nm, ne);
-      else this.buyQuote.addBig(BigInt(pm) * BigInt(qm), ne);
+      this.buyQuote.add(nm, ne);
+    }
+  }
+
+  private first(ts: number, id: number, pm: number, pe: number): void {
+    this.oTs = this.cTs = ts; this.oId = this.cId = id;
+    this.oM = this.cM = this.hM = this.lM = pm;
+    this.oE = this.cE = this.hE = this.lE = pe;
+  }
+
+  /** The sums of a trade whose notional mantissa is past 2^53. */
+  private addBig(pm: number, pe: number, qm: number, qe: number, buy: boolean): void {
+    const notional = BigInt(pm) * BigInt(qm);
+    this.volume.add(qm, qe);
+    this.quote.addBig(notional, pe + qe);
+    if (buy) {
+      this.buyVolume.add(qm, qe);
+      this.buyQuote.addBig(notional, pe + qe);
     }
   }
 
@@ -73,8 +91,8 @@ export class Window {
     if (this.trades === 0) {
       this.oTs = o.oTs; this.oId = o.oId; this.oM = o.oM; this.oE = o.oE;
       this.cTs = o.cTs; this.cId = o.cId; this.cM = o.cM; this.cE = o.cE;
-      this.hV = o.hV; this.hM = o.hM; this.hE = o.hE;
-      this.lV = o.lV; this.lM = o.lM; this.lE = o.lE;
+      this.hM = o.hM; this.hE = o.hE;
+      this.lM = o.lM; this.lE = o.lE;
     } else {
       if (o.oTs < this.oTs || (o.oTs === this.oTs && o.oId < this.oId)) {
         this.oTs = o.oTs; this.oId = o.oId; this.oM = o.oM; this.oE = o.oE;
@@ -82,11 +100,11 @@ export class Window {
       if (o.cTs > this.cTs || (o.cTs === this.cTs && o.cId > this.cId)) {
         this.cTs = o.cTs; this.cId = o.cId; this.cM = o.cM; this.cE = o.cE;
       }
-      if (o.hV > this.hV || (o.hV === this.hV && compareExact(o.hM, o.hE, this.hM, this.hE) > 0)) {
-        this.hV = o.hV; this.hM = o.hM; this.hE = o.hE;
+      if (o.hE === this.hE ? o.hM > this.hM : compareExact(o.hM, o.hE, this.hM, this.hE) > 0) {
+        this.hM = o.hM; this.hE = o.hE;
       }
-      if (o.lV < this.lV || (o.lV === this.lV && compareExact(o.lM, o.lE, this.lM, this.lE) < 0)) {
-        this.lV = o.lV; this.lM = o.lM; this.lE = o.lE;
+      if (o.lE === this.lE ? o.lM < this.lM : compareExact(o.lM, o.lE, this.lM, this.lE) < 0) {
+        this.lM = o.lM; this.lE = o.lE;
       }
     }
     this.trades += o.trades;
