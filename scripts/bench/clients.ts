@@ -7,7 +7,7 @@
  * Driven by e2e.ts over IPC: `start` → `ready` once every client has its snapshots;
  * `stop` → `result`; `exit`.
  */
-import { Histogram, sinceStamp, spread, stampOf, wallMs } from "./e2e.ts";
+import { Histogram, loopLag, sinceStamp, spread, stampOf, wallMs } from "./e2e.ts";
 
 /** The raw value after `token` (e.g. `"close":`) in a flat JSON frame: strings without quotes, numbers as text. */
 export function field(frame: string, token: string): string | undefined {
@@ -53,6 +53,8 @@ const errors: string[] = [];
 const seconds = new Map<number, [Histogram, Histogram]>();
 const clients: Client[] = [];
 let stopping = false;
+/** How far this process's own event loop falls behind (see `loopLag`). */
+let lags: [number, number][] = [];
 
 const send = (m: Record<string, unknown>) => process.send?.(m);
 
@@ -137,6 +139,7 @@ function start(url: string, n: number, symbols: string[], interval: string): voi
   }
   // Report what is there rather than wait forever; the driver prints the count.
   setTimeout(tell, 15_000);
+  lags = loopLag(() => stopping);
 }
 
 if (import.meta.main) {
@@ -147,7 +150,7 @@ if (import.meta.main) {
       stopping = true;
       const out: Record<string, [number[], number[]]> = {};
       for (const [s, [newest, every]] of seconds) out[s] = [newest.toSparse(), every.toSparse()];
-      send({ type: "result", counts, closes, errors, seconds: out });
+      send({ type: "result", counts, closes, errors, seconds: out, lags });
     } else if (m.type === "exit") {
       for (const c of clients) c.ws.close(1000);
       process.exit(0);

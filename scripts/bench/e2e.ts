@@ -110,7 +110,25 @@ export function spread(h: Histogram, newest: number, oldest: number, n: number):
 }
 
 /** A pipeline commit: wall ms, and the log offset committed (= trades committed so far). */
-export type Commit = readonly [number, number];
+/** A pipeline checkpoint: wall time after it, log offset, and how long the store's commit took (ms). */
+export type Commit = readonly [number, number, number?];
+
+/**
+ * Samples this process's event-loop lag until `stopped()`: [wall time, ms late] of a 20 ms
+ * timer. A late timer means everything else on the loop (frames, commits) waited as long.
+ */
+export function loopLag(stopped: () => boolean): [number, number][] {
+  const lags: [number, number][] = [];
+  let due = wallMs() + 20;
+  const tick = () => {
+    const now = wallMs();
+    lags.push([now, Math.max(0, now - due)]);
+    due = now + 20;
+    if (!stopped()) setTimeout(tick, 20);
+  };
+  setTimeout(tick, 20);
+  return lags;
+}
 
 /** Trades committed by wall time `t`, linear between the commits around it; NaN outside the commits. */
 export function committedAt(commits: readonly Commit[], t: number): number {
@@ -266,9 +284,11 @@ function noting(inner: CandleStore, commits: Commit[]): CandleStore {
   return {
     name: inner.name,
     async commit(batch) {
+      const t0 = wallMs();
       await inner.commit(batch);
       const cp = batch.checkpoint;
-      if (cp?.key === "candleflow:0") commits.push([wallMs(), Number((JSON.parse(cp.offsets) as Record<string, number>)["0"])]);
+      // SQLite commits synchronously: their duration is time the event loop could do nothing else.
+      if (cp?.key === "candleflow:0") commits.push([wallMs(), Number((JSON.parse(cp.offsets) as Record<string, number>)["0"]), wallMs() - t0]);
     },
     candles: (symbol, interval, query) => inner.candles(symbol, interval, query),
     latest: (symbol, interval) => inner.latest(symbol, interval),
@@ -304,16 +324,19 @@ async function serve(dir: string): Promise<void> {
   await source.primed;
   const listening = await listen(running, { port: 0, host: "127.0.0.1", development: false });
   let marks: number[] = [];
+  let stopping = false;
+  const lags = loopLag(() => stopping);
   process.on("message", (m: Message) => {
     if (m.type === "go") {
       void source.go(m.phases as Phase[]).then((t) => send({ type: "done", marks: (marks = t) }));
     } else if (m.type === "stop") {
       void (async () => {
+        stopping = true;
         const hub = running.hub.stats();
         await listening.stop();
         await running.stop();
         await store.close();
-        send({ type: "report", commits, marks, hub });
+        send({ type: "report", commits, marks, hub, lags });
       })();
     } else if (m.type === "clock") {
       send({ type: "clock", t: wallMs() });
@@ -497,11 +520,15 @@ interface ClientResult {
   errors: string[];
   /** Epoch second → [newest-trade histogram, every-trade histogram]. */
   seconds: Record<string, [number[], number[]]>;
+  /** The client process's own event-loop lag: [wall time, ms late] of a 20 ms timer. */
+  lags?: [number, number][];
 }
 
 /** What the server process sends back at the end. */
 interface ServerReport {
   commits: Commit[];
+  /** The server's event-loop lag (see `loopLag`). */
+  lags?: [number, number][];
   /** Wall start of the paced phase, of the full-speed phase, and the end. */
   marks: number[];
   hub: Record<string, number>;
@@ -575,10 +602,22 @@ function summarize(
     const [server, clients] = [cores(list, "serverCpu"), cores(list, "clientCpu")];
     return `server ${server.toFixed(2)}, clients ${clients.toFixed(2)}, everything else ${Math.max(0, cores(list, "machineCpu") - server - clients).toFixed(2)}`;
   };
-  const commitGap = (c: readonly Commit[], [from, to]: readonly [number, number]) => {
-    const inside = c.filter(([t]) => t >= from && t <= to);
+  const inWindow = <T extends readonly [number, ...unknown[]]>(rows: readonly T[] | undefined, [from, to]: readonly [number, number]) =>
+    (rows ?? []).filter((r) => r[0] >= from && r[0] <= to);
+  const commitGap = (c: readonly Commit[], w: readonly [number, number]) => {
+    const inside = inWindow(c, w);
     return inside.length > 1 ? (inside.at(-1)![0] - inside[0]![0]) / (inside.length - 1) : Number.NaN;
   };
+  const spreadOf = (values: number[]) => {
+    const sorted = values.sort((x, y) => x - y);
+    const at = (q: number) => (sorted.length > 0 ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1) : "n/a");
+    return `p50 ${at(0.5)}, p99 ${at(0.99)}, max ${at(1)} ms`;
+  };
+  // A late timer means everything on that loop waited as long: in the client process, that is latency the harness adds.
+  const lagOf = (lags: readonly (readonly [number, number])[] | undefined, w: readonly [number, number]) =>
+    spreadOf(inWindow(lags, w).map(([, l]) => l));
+  const commitTook = (c: readonly Commit[], w: readonly [number, number]) =>
+    spreadOf(inWindow(c, w).flatMap(([, , d]) => (d === undefined ? [] : [d])));
   const lines = [
     `candleflow e2e — server and ${n(options.clients)} WebSocket clients on 127.0.0.1, in two processes sharing this machine's ${cpus().length} cores`,
     `embedded defaults (in-process log and cache, SQLite in a temp dir, commit every 5,000 trades or 1 s); source: generated ` +
@@ -590,6 +629,9 @@ function summarize(
     `cores busy (of ${cpus().length}): paced ${cpu(paced.samples)}; full speed ${cpu(full.samples)}; ` +
       `commit every ${commitGap(report.commits, windows.paced).toFixed(1)} ms paced, ${commitGap(report.commits, windows.full).toFixed(1)} ms at full speed; ` +
       `clock of server − clients ${ready.skew.toFixed(3)} ms (IPC ping)`,
+    `store commits took ${commitTook(report.commits, windows.paced)} paced, ${commitTook(report.commits, windows.full)} at full speed; ` +
+      `event-loop lag of the server ${lagOf(report.lags, windows.paced)} paced, ${lagOf(report.lags, windows.full)} at full speed; ` +
+      `of the client process ${lagOf(result.lags, windows.paced)} paced, ${lagOf(result.lags, windows.full)} at full speed`,
     `clients received ${n(counts.frames ?? 0)} frames: ${n(counts.updates ?? 0)} updates, ${n(counts.finals ?? 0)} finals, ` +
       `${n(counts.alerts ?? 0)} alerts, ${n(counts.resnapshots ?? 0)} re-snapshots after conflation; server hub: ` +
       `${n(report.hub.conflated ?? 0)} conflations, ${n(report.hub.closedSlow ?? 0)} slow closes; closes seen by clients: ` +
