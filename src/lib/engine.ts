@@ -132,13 +132,17 @@ export class Engine {
     if (ts < sym.wm && this.lateEverywhere(sym, id, ts)) return;
     const counters = this.out.counters;
     const ids = sym.ids;
-    // The next id in sequence is new and opens no gap: skip the tracker's general case.
+    // The next id in sequence is new and changes no gap: skip the tracker's general case.
     if (id === ids.max + 1 && ids.max >= 0) ids.max = id;
-    else if (!ids.accept(id, ts, this.maxIdGaps, this.evict)) {
+    else if (ids.accept(id, ts, this.maxIdGaps, this.evict)) {
+      // A gap opened, moved or closed: work out when the symbol is due again. Only lowering
+      // `due` (as before) left it early once a late trade filled its gap, and `settle` then
+      // ran for nothing: some 7,000 times per million trades of the bench market.
+      recomputeDue(this.options, sym);
+    } else {
       counters.duplicates++;
       return;
     }
-    if (ids.gaps.length > 0 && ts + 1 < sym.due) sym.due = ts + 1;
     counters.trades++;
     const product = pm * qm;
     const nm = product <= MAX_SAFE ? product : -1;

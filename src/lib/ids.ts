@@ -122,7 +122,11 @@ export class IdTracker {
 
 /** Inserts the quad `a, b, c, d` at index `at` of `g`. */
 function insert(g: number[], at: number, a: number, b: number, c: number, d: number): void {
-  g.push(a, b, c, d);
+  // One element per push: the compiler inlines that, not a push of four.
+  g.push(a);
+  g.push(b);
+  g.push(c);
+  g.push(d);
   for (let j = g.length - 1; j >= at + 4; j--) g[j] = g[j - 4]!;
   g[at] = a;
   g[at + 1] = b;
@@ -134,5 +138,6 @@ function insert(g: number[], at: number, a: number, b: number, c: number, d: num
 function remove(g: number[], at: number, n: number): void {
   const end = g.length - n;
   for (let j = at; j < end; j++) g[j] = g[j + n]!;
-  g.length = end;
+  // pop() rather than `g.length = end`: setting the length leaves compiled code for the runtime.
+  while (g.length > end) g.pop();
 }
