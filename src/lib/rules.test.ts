@@ -32,7 +32,7 @@ describe("whale threshold", () => {
     // A threshold with more places than the notional.
     expect(reachesWhale({ m: 123_456, e: 3 }, 124, 0)).toBe(true);
     expect(reachesWhale({ m: 123_456, e: 3 }, 123, 0)).toBe(false);
-    // A notional scale so fine that the threshold is past 2^53 there: only 0 is reached.
+    // A notional scale so fine that the threshold is past 2^53 there: only a zero threshold is reached.
     expect(reachesWhale({ m: 1, e: 0 }, Number.MAX_SAFE_INTEGER, 30)).toBe(false);
     expect(reachesWhale({ m: 0, e: 0 }, 1, 30)).toBe(true);
   });
