@@ -208,8 +208,7 @@ export class Sum {
 
   /** The value rendered canonically. */
   toString(): string {
-    // Not through the memo: a running sum seldom repeats, so a lookup would mostly miss.
-    return this.big === 0n ? render(this.small, this.scale) : formatScaled(this.value(), this.scale);
+    return this.big === 0n ? formatDecimal(this.small, this.scale) : formatScaled(this.value(), this.scale);
   }
 
   /** Adds another sum into this one. */
