@@ -91,6 +91,21 @@ describe("formatting and division", () => {
     );
   });
 
+  test("mantissas on either side of 2^52, where rendering changes method, render exactly at every scale", () => {
+    for (const base of [2 ** 52, 10 ** 15, 2 ** 53 - 64]) {
+      for (let m = base - 64; m <= base + 63; m++) {
+        for (let e = 0; e <= 24; e++) expect(formatDecimal(m, e)).toBe(formatScaled(BigInt(m), e));
+      }
+    }
+  });
+
+  test("trailing zeros of the mantissa are dropped, never a bare point", () => {
+    expect(formatDecimal(1_000_000, 2)).toBe("10000");
+    expect(formatDecimal(1_234_500, 4)).toBe("123.45");
+    expect(formatDecimal(0, 8)).toBe("0");
+    expect(formatDecimal(7, 22)).toBe("0.0000000000000000000007");
+  });
+
   test("divide rounds half to even", () => {
     expect(divide(1n, 0, 8n, 0, 2)).toBe("0.12"); // 0.125 → 0.12
     expect(divide(3n, 0, 8n, 0, 2)).toBe("0.38"); // 0.375 → 0.38

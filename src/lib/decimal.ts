@@ -123,15 +123,23 @@ export function formatDecimal(m: number, e: number): string {
   return text;
 }
 
+/** Mantissas below 2^52 render through `toFixed` (see `render`). */
+const FIXED = 2 ** 52;
+
 function render(m: number, e: number): string {
-  const unit = e <= 15 ? POW10[e]! : Infinity;
-  if (e === 0 || m + unit > EXACT) return m === 0 ? "0" : placePoint(String(m), e);
-  // Integer part and fraction as numbers, each converted once: fewer string operations than
-  // slicing the mantissa's digits.
-  let int = Math.floor(m / unit);
-  let frac = m - int * unit;
-  if (frac < 0) { int--; frac += unit; } else if (frac >= unit) { int++; frac -= unit; }
-  return joined(int, frac, e);
+  if (e === 0) return String(m);
+  // Below 2^52, m / 10^e (10^e exact up to 10^22, the division correctly rounded) lies within
+  // half a unit of the e-th place of the exact value, and `toFixed`, which the language defines
+  // exactly on the double, gives back those digits: one native conversion and one flat string,
+  // where joining two converted parts builds a rope that every reader must flatten.
+  if (m < FIXED && e <= 22) {
+    const text = (m / POW10[e]!).toFixed(e);
+    let end = text.length;
+    while (text.charCodeAt(end - 1) === 48) end--;
+    if (text.charCodeAt(end - 1) === 46) end--;
+    return end === text.length ? text : text.slice(0, end);
+  }
+  return m === 0 ? "0" : placePoint(String(m), e);
 }
 
 /**
