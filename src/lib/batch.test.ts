@@ -66,6 +66,23 @@ describe("TradeBatch", () => {
     expect(update?.type === "update" && update.candle).toMatchObject({ open: "61837.63", close: "1", volume: "5.02", trades: 4, takerBuyVolume: "5" });
   });
 
+  test("symbolAt names a row's symbol, a rejected row's too; pop takes the last row back", () => {
+    const batch = new TradeBatch();
+    batch.add("BTCUSDT", 1, 6183763, 2, 2, 2, T0, false);
+    batch.push({ symbol: "ETHUSDT", id: 2, price: "2612.45", qty: "0", ts: T0, side: "buy" });
+    batch.push(null as unknown as Trade);
+    expect([0, 1, 2, 3].map((row) => batch.symbolAt(row))).toEqual(["BTCUSDT", "ETHUSDT", undefined, undefined]);
+    expect(batch.rejected.map((r) => r.row)).toEqual([1, 2]);
+    batch.pop();
+    batch.pop();
+    expect(batch.length).toBe(1);
+    expect(batch.rejected).toEqual([]);
+    batch.add("XRPETH", 3, 141342, 8, 23, 0, T0 + 1, true);
+    const events = new Engine({ intervals: ["1m"] }).ingestBatch(batch);
+    expect(events.map((e) => e.type)).toEqual(["update", "update"]);
+    expect(events.map((e) => e.type === "update" && e.candle.symbol)).toEqual(["BTCUSDT", "XRPETH"]);
+  });
+
   test("a batch grows past its capacity", () => {
     const batch = new TradeBatch(16);
     for (let i = 0; i < 100; i++) batch.add("ETHUSDT", i, 261245, 2, 1, 1, T0 + i, i % 2 === 0);

@@ -7,6 +7,9 @@ import { formatDecimal, MAX_SCALE } from "./decimal.ts";
 import type { RejectReason, Trade } from "./types.ts";
 import { checkTrade, normalizeTs, valid, type PriceCache } from "./validate.ts";
 
+/** `sym` of a rejected row. */
+const REJECTED = 0xffffffff;
+
 /** A row that failed validation: the engine emits it as a `rejected` event, in row order. */
 export interface BatchRejection {
   row: number;
@@ -79,6 +82,27 @@ export class TradeBatch {
   clear(): void {
     this.length = 0;
     this.rejected.length = 0;
+  }
+
+  /**
+   * The symbol of row `row`: its name, or for a rejected row the symbol its trade named
+   * (undefined when it named none), so a reader can filter rows by symbol before ingesting.
+   */
+  symbolAt(row: number): string | undefined {
+    if (row < 0 || row >= this.length) return undefined;
+    const k = this.sym[row]!;
+    if (k !== REJECTED) return this.names[k];
+    let r: BatchRejection | undefined;
+    for (let i = this.rejected.length - 1; i >= 0 && r === undefined; i--) if (this.rejected[i]!.row === row) r = this.rejected[i];
+    const symbol = (r?.trade as { symbol?: unknown } | null | undefined)?.symbol;
+    return typeof symbol === "string" ? symbol : undefined;
+  }
+
+  /** Takes back the last row added, a rejected one included, as if it had never been added. */
+  pop(): void {
+    if (this.length === 0) return;
+    const row = --this.length;
+    if (this.sym[row] === REJECTED) this.rejected.pop();
   }
 
   /** Adds a trade object (untrusted: checked like `Engine.ingest` checks it). */
@@ -168,7 +192,7 @@ export class TradeBatch {
   private reject(reason: RejectReason, detail: string, trade: unknown): void {
     if (this.length === this.id.length) this.grow();
     const row = this.length++;
-    this.sym[row] = 0xffffffff;
+    this.sym[row] = REJECTED;
     this.rejected.push({ row, reason, detail, trade });
   }
 

@@ -175,6 +175,48 @@ describe("candles on the project fixtures", () => {
     expect(eth.rows.every((x) => x.symbol === "ETHUSDT")).toBe(true);
   });
 
+  test("bad rows past the first batch of 4,096 are reported with their own line numbers", () => {
+    // 10,000 aggTrades rows of two trades each, 100 rows a minute; a zero quantity (rejected by the
+    // engine's checks) and a price that is not a number (refused by the decoder) on either
+    // side of the batch boundaries.
+    const rows = ["agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker,is_best_match"];
+    for (let i = 0; i < 10_000; i++) rows.push(`${i + 1},0.0014${i % 10},2.5,${i * 2},${i * 2 + 1},${BASE + i * 600},${i % 2 === 0 ? "True" : "False"},True`);
+    const zero = [3, 4097, 4098, 9001];
+    const junk = [4096, 8200];
+    for (const line of zero) rows[line - 1] = rows[line - 1]!.replace(",2.5,", ",0.00000000,");
+    for (const line of junk) rows[line - 1] = rows[line - 1]!.replace(/,0\.0014\d,/, ",abc,");
+    const file = join(tmp, "XRPETH-aggTrades-bad.csv");
+    writeFileSync(file, rows.join("\n") + "\n");
+    const r = cli("candles", "--input", file, "--interval", "1m,1h");
+    expect(r.code).toBe(0);
+    const reported = r.stderr.trim().split("\n").slice(0, -1);
+    expect(reported.map((l) => Number(l.split(":")[0]!.slice(5)))).toEqual([...zero, ...junk].sort((a, b) => a - b));
+    for (const line of zero) expect(reported.find((l) => l.startsWith(`line ${line}:`))).toContain("rejected (qty)");
+    for (const line of junk) expect(reported.find((l) => l.startsWith(`line ${line}:`))).toContain('"abc"');
+    expect(summary(r)).toBe("candles: 10001 lines, 9994 trades, 102 candles, 6 bad lines, 0 late, 0 duplicates, 1 not trades");
+    expect(sumTrades(r.rows, "1m")).toBe(9994 * 2);
+  });
+
+  test("--symbol leaves out another symbol's rejected trades and still reports its own", () => {
+    const lines = readFileSync(fixture("replay.ws.jsonl"), "utf8").trimEnd().split("\n");
+    const zeroQty = (symbol: string) => {
+      const at = lines.findIndex((l, i) => i > 5 && l.includes(`"s":"${symbol}"`));
+      const message = JSON.parse(lines[at]!);
+      (message.data ?? message).q = "0";
+      lines[at] = JSON.stringify(message);
+      return at + 1;
+    };
+    const eth = zeroQty("ETHUSDT");
+    zeroQty("SOLUSDT");
+    const file = join(tmp, "filtered.ws.jsonl");
+    writeFileSync(file, lines.join("\n") + "\n");
+    const r = cli("candles", "--input", file, "--symbol", "ETHUSDT");
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim().split("\n").slice(0, -1)).toEqual([`line ${eth}: rejected (qty): qty "0" must be > 0`]);
+    expect(summary(r)).toContain("1 bad lines");
+    expect(r.rows.every((x) => x.symbol === "ETHUSDT")).toBe(true);
+  });
+
   test("bad arguments and unreadable input exit 2 with a clear message", () => {
     const cases: [string[], string][] = [
       [[], "--input <file> is required"],

@@ -4,8 +4,8 @@ import { open, type FileHandle } from "node:fs/promises";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { createGunzip } from "node:zlib";
-import { decodeAggTradesCsv, decodeBinanceWs, decodeTradesCsv, detectFormat, type Format } from "../../lib/binance.ts";
-import { CandleflowError, Engine, type Candle, type EngineEvent, type Trade } from "../../lib/index.ts";
+import { decodeAggTradesCsvInto, decodeBinanceWsInto, decodeTradesCsvInto, detectFormat, type Format } from "../../lib/binance.ts";
+import { CandleflowError, Engine, TradeBatch, type Candle, type EngineEvent } from "../../lib/index.ts";
 
 /** One line for `candleflow --help`. */
 export const summary = "replay a recorded trades file into final candles, one JSON object per line";
@@ -122,10 +122,17 @@ function csvSymbol(args: Args): string {
   return name.slice(0, dash);
 }
 
-function decoder(format: Format, args: Args): (line: string) => Trade | null {
-  if (format === "binance-ws") return decodeBinanceWs;
+/**
+ * The line decoder for `format`: it adds the line's trade to `batch` (a rejected one as a
+ * rejected row) and says whether the line held a trade. Prices and quantities are scanned
+ * into mantissas in place, with no trade object or decimal string per line.
+ */
+function decoder(format: Format, args: Args, batch: TradeBatch): (line: string) => boolean {
+  if (format === "binance-ws") return (line) => decodeBinanceWsInto(line, batch);
   const symbol = csvSymbol(args);
-  return format === "binance-trades-csv" ? (line) => decodeTradesCsv(line, symbol) : (line) => decodeAggTradesCsv(line, symbol);
+  return format === "binance-trades-csv"
+    ? (line) => decodeTradesCsvInto(line, symbol, batch)
+    : (line) => decodeAggTradesCsvInto(line, symbol, batch);
 }
 
 /** The output object, keys in the documented order. */
@@ -183,8 +190,9 @@ async function aggregate(args: Args, engine: Engine, gzip: boolean, file: FileHa
   let lineNo = 0;
   let notTrades = 0;
   let filtered = 0;
-  let batch: Trade[] = [];
-  let batchLines: number[] = [];
+  const batch = new TradeBatch(BATCH);
+  // The file line of each batch row, for reporting the rows the batch rejected.
+  const rowLines: number[] = [];
   // Decode errors wait for their batch's rejections, so stderr lists bad lines in file order.
   let reports: [number, string][] = [];
   const report = (n: number, reason: string) => {
@@ -197,34 +205,29 @@ async function aggregate(args: Args, engine: Engine, gzip: boolean, file: FileHa
     console.error(reports.map(([n, reason]) => `line ${n}: ${reason}`).join("\n"));
     reports = [];
   };
-  const take = (events: EngineEvent[], lineOf: (t: unknown) => number) => {
+  const take = (events: EngineEvent[]) => {
     for (const e of events) {
       if (e.type === "final" || e.type === "revision") {
         const c = e.candle;
         const key = `${c.interval}\u0000${c.symbol}\u0000${c.openTime}`;
         const had = finals.get(key);
         if (had === undefined || c.rev >= had.rev) finals.set(key, c);
-      } else if (e.type === "rejected") {
-        report(lineOf(e.trade), `rejected (${e.reason}): ${e.detail}`);
       }
     }
   };
   const feed = () => {
-    if (batch.length === 0) return printReports();
-    const fed = batch;
-    const at = batchLines;
-    let index: Map<unknown, number> | undefined;
-    take(engine.ingestMany(fed), (t) => {
-      index ??= new Map(fed.map((trade, i) => [trade, at[i]!]));
-      return index.get(t) ?? 0;
-    });
-    batch = [];
-    batchLines = [];
+    if (batch.length > 0) {
+      // The engine emits the batch's rejected rows as `rejected` events; the rows say which lines.
+      for (const r of batch.rejected) report(rowLines[r.row]!, `rejected (${r.reason}): ${r.detail}`);
+      take(engine.ingestBatch(batch));
+      batch.clear();
+      rowLines.length = 0;
+    }
     printReports();
   };
 
-  let decode: ((line: string) => Trade | null) | undefined =
-    args.format === "auto" ? undefined : decoder(args.format as Format, args);
+  let decode: ((line: string) => boolean) | undefined =
+    args.format === "auto" ? undefined : decoder(args.format as Format, args, batch);
   try {
     for await (const chunk of lines(args.input, gzip)) {
       for (let line of chunk) {
@@ -239,21 +242,23 @@ async function aggregate(args: Args, engine: Engine, gzip: boolean, file: FileHa
           } catch (e) {
             throw new Usage(`${args.input} line ${lineNo}: ${(e as Error).message}; pass --format`);
           }
-          decode = decoder(format, args);
+          decode = decoder(format, args, batch);
         }
-        let trade: Trade | null;
+        let added: boolean;
         try {
-          trade = decode(line);
+          added = decode(line);
         } catch (e) {
           if (!(e instanceof CandleflowError)) throw e;
           report(lineNo, e.message);
           continue;
         }
-        if (trade === null) notTrades++;
-        else if (args.symbol !== undefined && trade.symbol !== args.symbol) filtered++;
-        else {
-          batch.push(trade);
-          batchLines.push(lineNo);
+        if (!added) notTrades++;
+        else if (args.symbol !== undefined && batch.symbolAt(batch.length - 1) !== args.symbol) {
+          // Another symbol's trade (a CSV row's symbol is --symbol itself): not kept, not judged.
+          batch.pop();
+          filtered++;
+        } else {
+          rowLines.push(lineNo);
           if (batch.length === BATCH) feed();
         }
       }
@@ -264,7 +269,7 @@ async function aggregate(args: Args, engine: Engine, gzip: boolean, file: FileHa
     throw new Usage(`cannot read ${args.input}: ${(e as Error).message}`);
   }
   feed();
-  take(engine.flush(), () => 0);
+  take(engine.flush());
   printReports();
 
   const order = new Map(args.intervals.map((label, i) => [label, i]));
