@@ -11,6 +11,7 @@ import { scanned, scanTrade } from "./scan.ts";
 import type { Trade } from "./types.ts";
 
 export { decodeAggTradesCsv, decodeAggTradesCsvInto, decodeTradesCsv, decodeTradesCsvInto } from "./csv.ts";
+export { scanAggTradesCsvBytes, scanTradesCsvBytes } from "./csv-bytes.ts";
 
 /** The line formats {@link detectFormat} recognises. */
 export type Format = "binance-ws" | "binance-trades-csv" | "binance-aggtrades-csv";

@@ -283,4 +283,20 @@ describe("candles on recorded exchange data", () => {
     expect(r.rows.filter((x) => x.interval === "5m").length).toBe(712);
     expect(sumTrades(r.rows, "1m")).toBe(14_672);
   });
+
+  test.skipIf(!hasShared)("the XRPETH file with CRLF line ends, a byte-order mark and a header, gzipped or not, gives the same candles", () => {
+    const plain = cli("candles", "--input", XRP, "--interval", "1m,5m", "--empty", "flat");
+    const header = "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker,is_best_match";
+    // Over 1 MB: read in many chunks, rows cut at their boundaries.
+    const crlf = "\uFEFF" + [header, ...readFileSync(XRP, "utf8").trimEnd().split("\n")].join("\r\n") + "\r\n";
+    const file = join(tmp, "XRPETH-aggTrades-crlf.csv");
+    writeFileSync(file, crlf);
+    writeFileSync(`${file}.gz`, gzipSync(crlf));
+    for (const input of [file, `${file}.gz`]) {
+      const r = cli("candles", "--input", input, "--interval", "1m,5m", "--empty", "flat");
+      expect(r.code).toBe(0);
+      expect(summary(r)).toBe("candles: 12478 lines, 12477 trades, 4272 candles, 0 bad lines, 0 late, 0 duplicates, 1 not trades");
+      expect(r.stdout).toBe(plain.stdout);
+    }
+  });
 });

@@ -1,11 +1,12 @@
 import { once } from "node:events";
-import { createReadStream } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
-import { createGunzip } from "node:zlib";
-import { decodeAggTradesCsvInto, decodeBinanceWsInto, decodeTradesCsvInto, detectFormat, type Format } from "../../lib/binance.ts";
+import {
+  decodeAggTradesCsvInto, decodeBinanceWsInto, decodeTradesCsvInto, detectFormat, scanAggTradesCsvBytes, scanTradesCsvBytes, type Format,
+} from "../../lib/binance.ts";
 import { CandleflowError, Engine, TradeBatch, type Candle, type EngineEvent } from "../../lib/index.ts";
+import { readRows, type RowReader } from "./read-rows.ts";
 
 /** One line for `candleflow --help`. */
 export const summary = "replay a recorded trades file into final candles, one JSON object per line";
@@ -93,26 +94,6 @@ async function gzipped(path: string): Promise<boolean> {
   }
 }
 
-/** The file's lines, a chunk at a time (one array per read, not one promise per line). */
-async function* lines(path: string, gzip: boolean): AsyncGenerator<string[]> {
-  const file = createReadStream(path);
-  let source: AsyncIterable<Uint8Array> = file;
-  if (gzip) {
-    const gunzip = createGunzip();
-    file.on("error", (e) => gunzip.destroy(e));
-    source = file.pipe(gunzip);
-  }
-  const decoder = new TextDecoder();
-  let rest = "";
-  for await (const chunk of source) {
-    const parts = (rest + decoder.decode(chunk, { stream: true })).split("\n");
-    rest = parts.pop()!;
-    yield parts;
-  }
-  rest += decoder.decode();
-  if (rest !== "") yield [rest];
-}
-
 /** The symbol of a CSV file: --symbol, else its name up to the first "-". */
 function csvSymbol(args: Args): string {
   if (args.symbol !== undefined) return args.symbol;
@@ -122,17 +103,24 @@ function csvSymbol(args: Args): string {
   return name.slice(0, dash);
 }
 
+/** How one format's lines go into a batch. */
+interface Decoder {
+  /** Adds the line's trade to the batch (a rejected one as a rejected row); false when the line holds no trade. */
+  line(text: string): boolean;
+  /** CSV only: takes whole usual rows straight from the bytes (see `scanAggTradesCsvBytes`). */
+  bytes?: (bytes: Uint8Array, at: number, end: number) => number;
+}
+
 /**
- * The line decoder for `format`: it adds the line's trade to `batch` (a rejected one as a
- * rejected row) and says whether the line held a trade. Prices and quantities are scanned
- * into mantissas in place, with no trade object or decimal string per line.
+ * The decoder for `format`. Prices and quantities are scanned into mantissas in place, with
+ * no trade object or decimal string per line; CSV rows are read from the file's bytes.
  */
-function decoder(format: Format, args: Args, batch: TradeBatch): (line: string) => boolean {
-  if (format === "binance-ws") return (line) => decodeBinanceWsInto(line, batch);
+function decoder(format: Format, args: Args, batch: TradeBatch): Decoder {
+  if (format === "binance-ws") return { line: (line) => decodeBinanceWsInto(line, batch) };
   const symbol = csvSymbol(args);
   return format === "binance-trades-csv"
-    ? (line) => decodeTradesCsvInto(line, symbol, batch)
-    : (line) => decodeAggTradesCsvInto(line, symbol, batch);
+    ? { line: (line) => decodeTradesCsvInto(line, symbol, batch), bytes: (b, at, end) => scanTradesCsvBytes(b, at, end, symbol, batch) }
+    : { line: (line) => decodeAggTradesCsvInto(line, symbol, batch), bytes: (b, at, end) => scanAggTradesCsvBytes(b, at, end, symbol, batch) };
 }
 
 /** The output object, keys in the documented order. */
@@ -226,43 +214,58 @@ async function aggregate(args: Args, engine: Engine, gzip: boolean, file: FileHa
     printReports();
   };
 
-  let decode: ((line: string) => boolean) | undefined =
-    args.format === "auto" ? undefined : decoder(args.format as Format, args, batch);
-  try {
-    for await (const chunk of lines(args.input, gzip)) {
-      for (let line of chunk) {
-        lineNo++;
-        if (line.endsWith("\r")) line = line.slice(0, -1);
-        if (lineNo === 1 && line.startsWith("\uFEFF")) line = line.slice(1);
-        if (line.trim() === "") continue;
-        if (decode === undefined) {
-          let format: Format;
-          try {
-            format = detectFormat(line);
-          } catch (e) {
-            throw new Usage(`${args.input} line ${lineNo}: ${(e as Error).message}; pass --format`);
-          }
-          decode = decoder(format, args, batch);
-        }
-        let added: boolean;
+  const reader: RowReader = {
+    line(text) {
+      let line = text;
+      lineNo++;
+      if (line.endsWith("\r")) line = line.slice(0, -1);
+      if (lineNo === 1 && line.startsWith("\uFEFF")) line = line.slice(1);
+      if (line.trim() === "") return;
+      if (decode === undefined) {
+        let format: Format;
         try {
-          added = decode(line);
+          format = detectFormat(line);
         } catch (e) {
-          if (!(e instanceof CandleflowError)) throw e;
-          report(lineNo, e.message);
-          continue;
+          throw new Usage(`${args.input} line ${lineNo}: ${(e as Error).message}; pass --format`);
         }
-        if (!added) notTrades++;
-        else if (args.symbol !== undefined && batch.symbolAt(batch.length - 1) !== args.symbol) {
-          // Another symbol's trade (a CSV row's symbol is --symbol itself): not kept, not judged.
-          batch.pop();
-          filtered++;
-        } else {
-          rowLines.push(lineNo);
-          if (batch.length === BATCH) feed();
-        }
+        start(decoder(format, args, batch));
       }
-    }
+      let added: boolean;
+      try {
+        added = decode!.line(line);
+      } catch (e) {
+        if (!(e instanceof CandleflowError)) throw e;
+        report(lineNo, e.message);
+        return;
+      }
+      if (!added) notTrades++;
+      else if (args.symbol !== undefined && batch.symbolAt(batch.length - 1) !== args.symbol) {
+        // Another symbol's trade (a CSV row's symbol is --symbol itself): not kept, not judged.
+        batch.pop();
+        filtered++;
+      } else {
+        rowLines.push(lineNo);
+        if (batch.length >= BATCH) feed();
+      }
+    },
+  };
+  let decode: Decoder | undefined;
+  const start = (d: Decoder) => {
+    decode = d;
+    const bytes = d.bytes;
+    if (bytes === undefined) return;
+    // Each row the scanner takes is one line and one batch row.
+    reader.scan = (b, at, end) => {
+      const before = batch.length;
+      const next = bytes(b, at, end);
+      for (let n = batch.length - before; n > 0; n--) rowLines.push(++lineNo);
+      if (batch.length >= BATCH) feed();
+      return next;
+    };
+  };
+  if (args.format !== "auto") start(decoder(args.format as Format, args, batch));
+  try {
+    await readRows(args.input, gzip, reader);
   } catch (e) {
     // System and zlib errors carry a string code (ENOENT, EISDIR, Z_DATA_ERROR): the input is unreadable.
     if (e instanceof Usage || e instanceof CandleflowError || typeof (e as { code?: unknown }).code !== "string") throw e;
