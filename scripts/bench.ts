@@ -5,7 +5,7 @@ import type { Trade } from "../src/lib/types.ts";
 import { ccxtBuilder, toCcxt, type CcxtTrade } from "./bench/ccxt.ts";
 import { loaded, timeCheckpoint } from "./bench/checkpoint.ts";
 import { batches, columns, CONFIG, runBatch, runCore, type Tally } from "./bench/core.ts";
-import { runCsvBatch, runDecode, runDecodeBatch, runJsonParse, runSplit } from "./bench/decode.ts";
+import { runCsvBatch, runCsvFiles, runDecode, runDecodeBatch, runFileSplit, runJsonParse, runSplit, type CsvFile } from "./bench/decode.ts";
 import { runE2e, type E2eReport } from "./bench/e2e.ts";
 import { csvAggRow, market, wsAggLine, wsLine } from "./bench/generate.ts";
 import { limitLoop } from "./bench/limit.ts";
@@ -180,6 +180,11 @@ export async function run(argv: string[]): Promise<number> {
   });
   const rows = trades.slice(0, lineCount).map((t) => csvAggRow(t, 1 + (t.id % 3)));
   const rowSymbols = trades.slice(0, lineCount).map((t) => t.symbol);
+  // The same rows as files, one per symbol (as data.binance.vision serves them), in bytes.
+  const bySymbol = new Map<string, string[]>();
+  rows.forEach((row, i) => (bySymbol.get(rowSymbols[i]!) ?? bySymbol.set(rowSymbols[i]!, []).get(rowSymbols[i]!)!).push(row));
+  const files: CsvFile[] = [...bySymbol].map(([symbol, own]) => ({ symbol, bytes: new TextEncoder().encode(own.join("\n") + "\n") }));
+  bySymbol.clear();
   // Template literals build ropes: resolve lines and rows before timing, or the first round of
   // whichever runs first pays for it (the CSV rows used to: split then read them resolved).
   for (const line of lines) line.charCodeAt(0);
@@ -195,6 +200,10 @@ export async function run(argv: string[]): Promise<number> {
   runJsonParse(lines.slice(0, 100_000));
   runCsvBatch(rows.slice(0, 100_000), rowSymbols, batchSize);
   runSplit(rows.slice(0, 100_000));
+  runCsvFiles(files.slice(0, 1), batchSize);
+  runFileSplit(files.slice(0, 1));
+  const fileRates: number[] = [];
+  const fileSplitRates: number[] = [];
   const decodeRates: number[] = [];
   const decodeBatchRates: number[] = [];
   const parseRates: number[] = [];
@@ -219,11 +228,19 @@ export async function run(argv: string[]): Promise<number> {
     gc();
     const split = runSplit(rows);
     splitRates.push((lineCount / split.ms) * 1000);
+    gc();
+    const file = runCsvFiles(files, batchSize);
+    if (file.engine.stats().trades !== lineCount) log(`warning: CSV file run aggregated ${file.engine.stats().trades} of ${lineCount}`);
+    fileRates.push((lineCount / file.ms) * 1000);
+    gc();
+    const fileSplit = runFileSplit(files);
+    fileSplitRates.push((lineCount / fileSplit.ms) * 1000);
     log(`decode round ${r + 1}/${runs}: objects ${(run.ms / 1000).toFixed(2)} s, batch ${(batched.ms / 1000).toFixed(2)} s, JSON.parse ${(parsed.ms / 1000).toFixed(2)} s, ` +
-      `CSV ${(csv.ms / 1000).toFixed(2)} s, split ${(split.ms / 1000).toFixed(2)} s`);
+      `CSV ${(csv.ms / 1000).toFixed(2)} s, split ${(split.ms / 1000).toFixed(2)} s, CSV files ${(file.ms / 1000).toFixed(2)} s, file split ${(fileSplit.ms / 1000).toFixed(2)} s`);
   }
   lines.length = 0;
   rows.length = 0;
+  files.length = 0;
   gc();
 
   // 4. Snapshot and restore of engines holding open windows.
@@ -257,6 +274,8 @@ export async function run(argv: string[]): Promise<number> {
   const parse = figure("2 bare JSON.parse", "msgs/s", parseRates);
   const csv = figure("2 CSV rows → batch → core", "rows/s", csvRates);
   const split = figure("2 bare split(\",\")", "rows/s", splitRates);
+  const file = figure("2 CSV file bytes → batch → core", "rows/s", fileRates);
+  const fileSplit = figure("2 bare file decode + split", "rows/s", fileSplitRates);
   const ccxt = figure("3 ccxt buildOHLCVC 1m+5m+15m", "trades/s", ccxtRates);
   const figures: Figure[] = [
     core,
@@ -271,6 +290,9 @@ export async function run(argv: string[]): Promise<number> {
     csv,
     split,
     ratio("2 CSV decode+core / split", csv, split, { paired: true, target: ">= 1.5", goal: (m) => m >= 1.5 }),
+    file,
+    fileSplit,
+    ratio("2 CSV file bytes+core / decode+split", file, fileSplit, { paired: true }),
     ccxt,
     ratio("3 object API / ccxt", core, ccxt, { paired: true }),
     ratio("3 batch API / ccxt", batch, ccxt, { paired: true, target: ">= 3", goal: (m) => m >= 3 }),

@@ -1,8 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { TradeBatch } from "./batch.ts";
+import { Engine } from "./engine.ts";
 import { decodeAggTradesCsvInto, decodeTradesCsvInto } from "./csv.ts";
 import { scanAggTradesCsvBytes, scanTradesCsvBytes } from "./csv-bytes.ts";
+
+const XRP = join(import.meta.dir, "..", "..", "..", "shared", "fixtures", "binance-spot-xrpeth-2019-10", "XRPETH-aggTrades.csv");
+const hasShared = existsSync(XRP);
+if (!hasShared) console.warn(`csv-bytes.test.ts: ${XRP} is absent; skipping the recorded-data run`);
 
 type Kind = "agg" | "trades";
 const TEXT = { agg: decodeAggTradesCsvInto, trades: decodeTradesCsvInto };
@@ -41,7 +48,7 @@ function viaText(kind: Kind, text: string, symbol: string) {
 }
 
 /** The bytes scanned up to each cut in turn, the rows it does not take through the text decoder, as a reader of a file in chunks does. */
-function viaBytes(kind: Kind, text: string, symbol: string, cuts: number[]) {
+function viaBytes(kind: Kind, text: string, symbol: string, cuts: number[], maxRows = Infinity) {
   const bytes = new TextEncoder().encode(text);
   const batch = new TradeBatch(16);
   const outcomes: string[] = [];
@@ -52,8 +59,10 @@ function viaBytes(kind: Kind, text: string, symbol: string, cuts: number[]) {
   for (const end of ends) {
     while (at < end) {
       const before = batch.length;
-      at = BYTES[kind](bytes, at, end, symbol, batch);
-      for (let n = batch.length - before; n > 0; n--) outcomes.push("row");
+      at = BYTES[kind](bytes, at, end, symbol, batch, maxRows);
+      const taken = batch.length - before;
+      for (let n = taken; n > 0; n--) outcomes.push("row");
+      if (taken === maxRows) continue;
       const nl = bytes.indexOf(10, at);
       if (nl < 0 || nl >= end) break;
       line(kind, decoder.decode(bytes.subarray(at, nl)), symbol, batch, outcomes);
@@ -87,16 +96,44 @@ const tradesRow = fc.oneof(
 
 describe("CSV bytes scanners", () => {
   for (const [kind, rows] of [["agg", aggRow], ["trades", tradesRow]] as const) {
-    test(`${kind}: the same trades, rejections and errors as the text decoder, however the bytes are cut`, () => {
+    test(`${kind}: the same trades, rejections and errors as the text decoder, however the bytes are cut and however many rows a scan may take`, () => {
       fc.assert(
-        fc.property(fc.array(rows, { maxLength: 40 }), fc.boolean(), fc.array(fc.nat(4000), { maxLength: 6 }), fc.constantFrom("BTCUSDT", "XRPETH", ""), (lines, last, cuts, symbol) => {
+        fc.property(fc.array(rows, { maxLength: 40 }), fc.boolean(), fc.array(fc.nat(4000), { maxLength: 6 }), fc.constantFrom("BTCUSDT", "XRPETH", ""), fc.constantFrom(Infinity, 1, 3), (lines, last, cuts, symbol, maxRows) => {
           const text = lines.join("\n") + (last ? "\n" : "");
-          expect(viaBytes(kind, text, symbol, cuts)).toEqual(viaText(kind, text, symbol));
+          expect(viaBytes(kind, text, symbol, cuts, maxRows)).toEqual(viaText(kind, text, symbol));
         }),
         { numRuns: 1500 },
       );
     });
   }
+
+  test.skipIf(!hasShared)("the recorded XRPETH file scanned from its bytes gives the events and state its lines give", () => {
+    const bytes = new Uint8Array(readFileSync(XRP));
+    const options = { intervals: ["1m", "5m"], empty: "flat" as const };
+    const fromBytes = new Engine(options);
+    const fromLines = new Engine(options);
+    const a = new TradeBatch(4096);
+    const b = new TradeBatch(4096);
+    const eventsA: unknown[] = [];
+    const eventsB: unknown[] = [];
+    for (let at = 0; at < bytes.length;) {
+      at = scanAggTradesCsvBytes(bytes, at, bytes.length, "XRPETH", a, 4096);
+      if (a.length < 4096 && at < bytes.length) throw new Error(`row at byte ${at} not taken`);
+      eventsA.push(...fromBytes.ingestBatch(a));
+      a.clear();
+    }
+    const lines = new TextDecoder().decode(bytes).split("\n").filter((l) => l !== "");
+    for (let i = 0; i < lines.length; i += 4096) {
+      for (const l of lines.slice(i, i + 4096)) decodeAggTradesCsvInto(l, "XRPETH", b);
+      eventsB.push(...fromLines.ingestBatch(b));
+      b.clear();
+    }
+    eventsA.push(...fromBytes.flush());
+    eventsB.push(...fromLines.flush());
+    expect(fromBytes.stats().trades).toBe(lines.length);
+    expect(eventsA).toEqual(eventsB);
+    expect(fromBytes.snapshot()).toEqual(fromLines.snapshot());
+  });
 
   test("usual rows are taken from the bytes; the first unusual row is left where it starts", () => {
     const rows = [
@@ -111,6 +148,10 @@ describe("CSV bytes scanners", () => {
     expect(batch.length).toBe(2);
     expect([batch.pm[0], batch.pe[0], batch.qm[0], batch.qe[0], batch.count[0], batch.buy[0]]).toEqual([141342, 8, 23, 0, 3, 0]);
     expect([batch.pm[1], batch.pe[1], batch.qm[1], batch.qe[1], batch.count[1], batch.buy[1]]).toEqual([141343, 8, 15, 1, 1, 1]);
+    // At most maxRows rows, the next one left where it starts.
+    const one = new TradeBatch();
+    expect(scanAggTradesCsvBytes(bytes, 0, bytes.length, "XRPETH", one, 1)).toBe(rows[0]!.length + 1);
+    expect(one.length).toBe(1);
     // A row cut off by the end of the chunk is not taken, however much of it is there.
     const cut = new TradeBatch();
     expect(scanAggTradesCsvBytes(bytes, 0, rows[0]!.length, "XRPETH", cut)).toBe(0);

@@ -108,7 +108,7 @@ interface Decoder {
   /** Adds the line's trade to the batch (a rejected one as a rejected row); false when the line holds no trade. */
   line(text: string): boolean;
   /** CSV only: takes whole usual rows straight from the bytes (see `scanAggTradesCsvBytes`). */
-  bytes?: (bytes: Uint8Array, at: number, end: number) => number;
+  bytes?: (bytes: Uint8Array, at: number, end: number, maxRows: number) => number;
 }
 
 /**
@@ -119,8 +119,8 @@ function decoder(format: Format, args: Args, batch: TradeBatch): Decoder {
   if (format === "binance-ws") return { line: (line) => decodeBinanceWsInto(line, batch) };
   const symbol = csvSymbol(args);
   return format === "binance-trades-csv"
-    ? { line: (line) => decodeTradesCsvInto(line, symbol, batch), bytes: (b, at, end) => scanTradesCsvBytes(b, at, end, symbol, batch) }
-    : { line: (line) => decodeAggTradesCsvInto(line, symbol, batch), bytes: (b, at, end) => scanAggTradesCsvBytes(b, at, end, symbol, batch) };
+    ? { line: (line) => decodeTradesCsvInto(line, symbol, batch), bytes: (b, at, end, max) => scanTradesCsvBytes(b, at, end, symbol, batch, max) }
+    : { line: (line) => decodeAggTradesCsvInto(line, symbol, batch), bytes: (b, at, end, max) => scanAggTradesCsvBytes(b, at, end, symbol, batch, max) };
 }
 
 /** The output object, keys in the documented order. */
@@ -256,11 +256,16 @@ async function aggregate(args: Args, engine: Engine, gzip: boolean, file: FileHa
     if (bytes === undefined) return;
     // Each row the scanner takes is one line and one batch row.
     reader.scan = (b, at, end) => {
-      const before = batch.length;
-      const next = bytes(b, at, end);
-      for (let n = batch.length - before; n > 0; n--) rowLines.push(++lineNo);
-      if (batch.length >= BATCH) feed();
-      return next;
+      for (;;) {
+        const room = BATCH - batch.length;
+        const next = bytes(b, at, end, room);
+        const taken = batch.length - BATCH + room;
+        for (let n = taken; n > 0; n--) rowLines.push(++lineNo);
+        if (batch.length >= BATCH) feed();
+        // Stopped at a row it does not take, or at the end; else the batch was full: go on.
+        if (taken < room || next >= end) return next;
+        at = next;
+      }
     };
   };
   if (args.format !== "auto") start(decoder(args.format as Format, args, batch));
