@@ -8,7 +8,7 @@
  * bytes: nothing depends on insertion order, and doubles never carry NaN payloads.
  */
 import { corrupt, crc32, Reader, Writer } from "./codec.ts";
-import type { Sum } from "./decimal.ts";
+import type { Sum } from "./sum.ts";
 import { CandleflowError } from "./errors.ts";
 import { IdTracker } from "./ids.ts";
 import { plainOptions, resolveOptions, type Resolved } from "./options.ts";

@@ -1,4 +1,5 @@
-import { compareExact, formatDecimal, quotient, Sum } from "./decimal.ts";
+import { compareExact, formatDecimal } from "./decimal.ts";
+import { quotient, Sum } from "./sum.ts";
 import type { Candle } from "./types.ts";
 
 /** Decimal places of the rendered VWAP (half-to-even). */
