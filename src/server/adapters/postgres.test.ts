@@ -178,6 +178,45 @@ describe.skipIf(!up)("postgres store", () => {
     }, 1, { applicationName: app });
   }, 15_000);
 
+  test("a connection killed inside a commit's transaction fails that commit, retryable; nothing escapes; the next commit lands", async () => {
+    // The driver's ROLLBACK on a connection already gone used to throw from an immediate, out
+    // of every caller's reach (the process's uncaught error), and could leave the connection
+    // unable to write again. The commit is held inside its transaction by a lock, then killed.
+    const app = `candleflow-killtx-${process.pid}`;
+    const escaped: unknown[] = [];
+    const catcher = (e: unknown) => escaped.push(e);
+    process.on("uncaughtException", catcher);
+    try {
+      await using(async ([s], schema) => {
+        await s!.commit({ candles: [candle()], alerts: [] });
+        let release!: () => void;
+        const released = new Promise<void>((r) => (release = r));
+        const locked = admin.begin(async (tx) => {
+          await tx.unsafe(`LOCK TABLE "${schema}".candles IN ACCESS EXCLUSIVE MODE`);
+          await released;
+        });
+        await Bun.sleep(100);
+        const blocked = code(() => s!.commit({ candles: [candle({ trades: 7 })], alerts: [] }));
+        let killed = 0;
+        for (let i = 0; i < 50 && killed === 0; i++) {
+          await Bun.sleep(50);
+          killed = (await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${app} AND wait_event_type = 'Lock'`).length;
+        }
+        expect(killed).toBe(1);
+        const e = await blocked;
+        expect(e.retryable).toBe(true);
+        release();
+        await locked;
+        await Bun.sleep(50);
+        expect(escaped).toEqual([]);
+        await s!.commit({ candles: [candle({ trades: 8 })], alerts: [] });
+        expect((await s!.latest("BTCUSDT", "1m"))?.trades).toBe(8);
+      }, 1, { applicationName: app });
+    } finally {
+      process.off("uncaughtException", catcher);
+    }
+  }, 15_000);
+
   test("an unreachable server makes health say so quickly, and calls fail UNAVAILABLE, retryable", async () => {
     const s = postgresStore({ url: "postgres://postgres@127.0.0.1:1/test", connectTimeout: 1 });
     try {
