@@ -3,9 +3,11 @@
  * values, Redis stream entries): one place to check them, with no client dependency, so
  * edge adapters and server adapters share it.
  */
+import type { TradeBatch } from "../../lib/batch.ts";
 import type { Candle, Trade } from "../../lib/types.ts";
 import { AdapterError } from "./errors.ts";
 import type { LogRecord, PoisonRecord } from "./types.ts";
+import { scanWireTrade } from "./wire-scan.ts";
 
 /** Longest raw text a poison record keeps. */
 export const RAW_LIMIT = 4096;
@@ -33,6 +35,19 @@ export function tradeRecord(offset: number, raw: string): LogRecord | PoisonReco
   }
   const why = notATrade(parsed);
   return why === undefined ? { offset, trade: parsed as Trade } : { offset, raw: raw.slice(0, RAW_LIMIT), reason: why };
+}
+
+/**
+ * One log entry's text into `batch`, as {@link tradeRecord} then `batch.push` would put it:
+ * scanned in place when it has the appenders' shape. Returns the poison record when it is
+ * no trade, else undefined (the trade is the batch's newest row, valid or rejected).
+ */
+export function tradeInto(offset: number, raw: string, batch: TradeBatch): PoisonRecord | undefined {
+  if (scanWireTrade(raw, batch)) return undefined;
+  const record = tradeRecord(offset, raw);
+  if (!("trade" in record)) return record;
+  batch.push(record.trade);
+  return undefined;
 }
 
 /** A cached latest candle read back; text that is not candle JSON is `CORRUPT`, named by `adapter`. */
