@@ -7,6 +7,7 @@
  * describeStore("memory-store", () => ({ adapter: memoryStore() }), { durable: false })
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { TradeBatch } from "../../lib/batch.ts";
 import type { Alert, Candle, Trade } from "../../lib/types.ts";
 import { AdapterError, type AdapterErrorCode } from "./errors.ts";
 import type { Cache, CandleStore, TradeLog } from "./types.ts";
@@ -35,6 +36,8 @@ export interface LogTraits {
   writable: boolean;
   /** Whether `LogSeed.retention` is honoured (false when retention is set on the server). */
   retention: boolean;
+  /** Whether the log holds text it decodes into batches itself (`readInto`). */
+  readInto?: boolean;
 }
 
 type Make<T, A extends unknown[] = []> = (...args: A) => Fixture<T> | Promise<Fixture<T>>;
@@ -319,6 +322,31 @@ export function describeLog(name: string, make: Make<TradeLog, [LogSeed]>, trait
       expect(got.length).toBe(seed.length);
       for (const symbol of ["BTCUSDT", "ETHUSDT", "XRPETH"]) {
         expect(got.filter((t) => t.symbol === symbol)).toEqual(seed.filter((t) => t.symbol === symbol));
+      }
+    });
+
+    // Only for logs that decode text themselves; the others have no readInto to hold to read.
+    if (traits.readInto) test("readInto brings what read brings, in small reads too", async () => {
+      const log = (await fresh({ trades: trades(47) })).adapter;
+      if (log.readInto === undefined) throw new Error(`${name} claims readInto but has none`);
+      for (const p of await log.partitions()) {
+        const low = await log.lowWatermark(p);
+        const records = await readAll(log, p, low, 1000);
+        const batch = new TradeBatch();
+        const offsets: number[] = [];
+        for (let at = low, rounds = 0; rounds < 10_000; rounds++) {
+          const got = await log.readInto(p, at, 3, batch);
+          expect(got.offsets.length).toBeLessThanOrEqual(3);
+          offsets.push(...got.offsets);
+          if (got.next === at) break;
+          at = got.next;
+        }
+        expect(offsets).toEqual(records.map((r) => r.offset));
+        const objects = TradeBatch.from(records.map((r) => r.trade));
+        expect([batch.length, batch.names, batch.rejected]).toEqual([objects.length, objects.names, objects.rejected]);
+        for (const column of ["sym", "id", "ts", "pm", "pe", "qm", "qe", "buy", "count"] as const) {
+          expect(Array.from(batch[column].subarray(0, batch.length))).toEqual(Array.from(objects[column].subarray(0, objects.length)));
+        }
       }
     });
 

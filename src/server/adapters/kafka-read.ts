@@ -5,8 +5,9 @@
  */
 import { findErrorBy, IS_CONTROL, type Consumer } from "@platformatic/kafka";
 import { AdapterError } from "./errors.ts";
-import type { LogBatch, LogRecord, PoisonRecord } from "./types.ts";
-import { tradeRecord } from "./wire.ts";
+import type { TradeBatch } from "../../lib/batch.ts";
+import type { LogBatch, LogBatchRows, LogRecord, PoisonRecord } from "./types.ts";
+import { tradeInto, tradeRecord } from "./wire.ts";
 
 /** How long a watermark learnt from a fetch or a list-offsets call is trusted. */
 const FRESH_MS = 1000;
@@ -35,10 +36,16 @@ export interface ReaderContext {
   fail: (cause: unknown, what: string) => AdapterError;
 }
 
+/** A record as fetched, decoded only when read (into a trade object or into a batch). */
+interface Fetched {
+  offset: number;
+  value: Buffer | null;
+}
+
 interface Buffered {
   /** Offset the next read continues from. */
   at: number;
-  items: (LogRecord | PoisonRecord)[];
+  items: Fetched[];
   index: number;
   /** Offset to fetch from once `items` are used up (past control records too). */
   end: number;
@@ -76,7 +83,7 @@ export function reader(ctx: ReaderContext) {
       throw ctx.fail(cause, `fetch of partition ${partition} at ${from}`);
     }
     const part = response.responses.flatMap((t) => t.partitions).find((p) => p.partitionIndex === partition);
-    const items: (LogRecord | PoisonRecord)[] = [];
+    const items: Fetched[] = [];
     let end = from;
     if (part) {
       marks.set(partition, { high: Number(part.highWatermark), low: Number(part.logStartOffset), at: Date.now() });
@@ -85,7 +92,7 @@ export function reader(ctx: ReaderContext) {
         if (batch.attributes & IS_CONTROL) continue;
         for (const record of batch.records) {
           const offset = Number(batch.firstOffset) + record.offsetDelta;
-          if (offset >= from) items.push(decode(offset, record.value));
+          if (offset >= from) items.push({ offset, value: record.value });
         }
       }
     }
@@ -120,35 +127,55 @@ export function reader(ctx: ReaderContext) {
     return fetchAt(partition, from);
   };
 
+  /** Hands up to `max` records at offsets ≥ `from` to `each`, in order; returns where to read next. */
+  const take = async (partition: number, from: number, max: number, each: (item: Fetched) => void): Promise<number> => {
+    if (!Number.isSafeInteger(from) || from < 0) throw new AdapterError(ctx.name, "OFFSET_OUT_OF_RANGE", `partition ${partition} has no offset ${from}`);
+    const buf = await buffered(partition, from);
+    let next = from;
+    for (let n = 0; buf.index < buf.items.length && n < max; n++) {
+      const item = buf.items[buf.index++]!;
+      each(item);
+      next = item.offset + 1;
+    }
+    if (buf.index >= buf.items.length) {
+      next = buf.end;
+      buffers.delete(partition);
+      // Bring the next range while the caller processes this one; only when more is known
+      // to be there, since a fetch at the end waits up to maxWaitMs.
+      const high = marks.get(partition)?.high ?? 0;
+      if (next < high) {
+        const done = fetchAt(partition, next);
+        done.catch(() => {});
+        prefetches.set(partition, { from: next, done });
+      }
+    } else {
+      buf.at = next;
+      buffers.set(partition, buf);
+    }
+    return next;
+  };
+
   return {
     async read(partition: number, from: number, max: number): Promise<LogBatch> {
-      if (!Number.isSafeInteger(from) || from < 0) throw new AdapterError(ctx.name, "OFFSET_OUT_OF_RANGE", `partition ${partition} has no offset ${from}`);
-      const buf = await buffered(partition, from);
       const records: LogRecord[] = [];
       const poison: PoisonRecord[] = [];
-      let next = from;
-      while (buf.index < buf.items.length && records.length + poison.length < max) {
-        const item = buf.items[buf.index++]!;
-        if ("trade" in item) records.push(item);
-        else poison.push(item);
-        next = item.offset + 1;
-      }
-      if (buf.index >= buf.items.length) {
-        next = buf.end;
-        buffers.delete(partition);
-        // Bring the next range while the caller processes this one; only when more is known
-        // to be there, since a fetch at the end waits up to maxWaitMs.
-        const high = marks.get(partition)?.high ?? 0;
-        if (next < high) {
-          const done = fetchAt(partition, next);
-          done.catch(() => {});
-          prefetches.set(partition, { from: next, done });
-        }
-      } else {
-        buf.at = next;
-        buffers.set(partition, buf);
-      }
+      const next = await take(partition, from, max, (item) => {
+        const got = decode(item.offset, item.value);
+        if ("trade" in got) records.push(got);
+        else poison.push(got);
+      });
       return poison.length > 0 ? { records, next, poison } : { records, next };
+    },
+    /** `read` into a batch: trade records scanned in place, one row each. */
+    async readInto(partition: number, from: number, max: number, batch: TradeBatch): Promise<LogBatchRows> {
+      const offsets: number[] = [];
+      const poison: PoisonRecord[] = [];
+      const next = await take(partition, from, max, (item) => {
+        const bad = item.value === null ? decode(item.offset, null) as PoisonRecord : tradeInto(item.offset, item.value.toString("utf8"), batch);
+        if (bad === undefined) offsets.push(item.offset);
+        else poison.push(bad);
+      });
+      return poison.length > 0 ? { offsets, next, poison } : { offsets, next };
     },
     highWatermark: async (partition: number) => (await watermarks(partition)).high,
     lowWatermark: async (partition: number) => (await watermarks(partition)).low,

@@ -2,11 +2,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Admin, Consumer, Producer, stringSerializers } from "@platformatic/kafka";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { TradeBatch } from "../../lib/batch.ts";
+import { Engine } from "../../lib/engine.ts";
 import { available, CI, servers } from "../testing/servers.ts";
 import { describeLog, trades } from "./conformance.ts";
 import { AdapterError } from "./errors.ts";
 import { kafkaLog, type KafkaLog, type KafkaLogOptions } from "./kafka.ts";
-import type { TradeLog } from "./types.ts";
+import type { PoisonRecord, TradeLog } from "./types.ts";
 
 const up = await available("kafka", servers.kafka, 9092);
 const brokers = servers.kafka;
@@ -66,7 +68,7 @@ if (up) {
     const f = fresh();
     await f.log.append(seed);
     return { adapter: f.log, dispose: f.dispose };
-  }, { writable: true, retention: false });
+  }, { writable: true, retention: false, readInto: true });
 }
 
 describe.skipIf(!up)("kafka log", () => {
@@ -104,6 +106,30 @@ describe.skipIf(!up)("kafka log", () => {
     expect(all.poison[3]!.raw.length).toBe(4096);
     expect(all.next).toBe(9);
     expect(await log.highWatermark(0)).toBe(9);
+  }, 30_000);
+
+  test("readInto decodes the same records into a batch: the same trades, offsets and poison as read", async () => {
+    const { log, topic } = make({ partitions: 1 });
+    await log.append([...trades(3), { ...trades(1)[0]!, id: 1100, qty: "0" }, { ...trades(1)[0]!, id: 1101, count: 4 }]);
+    const raw = new Producer({ clientId: "candleflow-test", bootstrapBrokers: brokers.split(","), serializers: stringSerializers });
+    await raw.send({ messages: ["not json", '{"id":9,"symbol":"ETHUSDT","side":"buy","ts":1723161255342,"qty":"2","price":"2612.45"}'].map((value) => ({ topic, key: "BTCUSDT", value, partition: 0 })) });
+    await raw.close();
+    const read = await drain(log, 0, 0, 3);
+    const batch = new TradeBatch();
+    const offsets: number[] = [];
+    const poison: PoisonRecord[] = [];
+    for (let at = 0; ;) {
+      const got = await log.readInto!(0, at, 3, batch);
+      offsets.push(...got.offsets);
+      poison.push(...(got.poison ?? []));
+      if (got.next === at) break;
+      at = got.next;
+    }
+    expect(offsets).toEqual(read.records.map((r) => r.offset));
+    expect(poison).toEqual(read.poison);
+    expect(batch.rejected.map((r) => [offsets[r.row], r.reason])).toEqual([[3, "qty"]]);
+    const objects = TradeBatch.from(read.records.map((r) => r.trade));
+    expect(new Engine().ingestBatch(batch)).toEqual(new Engine().ingestBatch(objects));
   }, 30_000);
 
   test("dead letters land in the dead-letter topic with key, raw value and reason", async () => {

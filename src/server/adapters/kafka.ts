@@ -167,6 +167,18 @@ export function kafkaLog(options: KafkaLogOptions): KafkaLog {
     }
   };
 
+  /** A read of partition `p`: a failure drops the buffered fetches, whose session may be gone. */
+  const reading = async <T>(p: number, run: () => Promise<T>): Promise<T> => {
+    open();
+    await partitionCheck(p);
+    try {
+      return await run();
+    } catch (e) {
+      reads.forget(true);
+      throw fail(e, `read of partition ${p}`);
+    }
+  };
+
   const log: KafkaLog = {
     name,
     partitions,
@@ -174,16 +186,8 @@ export function kafkaLog(options: KafkaLogOptions): KafkaLog {
       await send(topic, trades.map((t) => ({ topic, key: t.symbol, value: JSON.stringify(t) })));
       reads.forget();
     },
-    async read(p, from, max) {
-      open();
-      await partitionCheck(p);
-      try {
-        return await reads.read(p, from, max);
-      } catch (e) {
-        reads.forget(true);
-        throw fail(e, `read of partition ${p}`);
-      }
-    },
+    read: (p, from, max) => reading(p, () => reads.read(p, from, max)),
+    readInto: (p, from, max, batch) => reading(p, () => reads.readInto(p, from, max, batch)),
     async highWatermark(p) {
       open();
       await partitionCheck(p);

@@ -3,6 +3,7 @@
  * SQLite, and later Kafka, Redis, Postgres) implements one of these and passes the
  * matching suite in `conformance.ts`. All calls are async so network adapters fit.
  */
+import type { TradeBatch } from "../../lib/batch.ts";
 import type { Alert, Candle, Trade } from "../../lib/types.ts";
 
 /** What `health()` answers; `ok: false` makes dependent routes answer 503. */
@@ -31,6 +32,16 @@ export interface PoisonRecord {
   raw: string;
   /** Why it was refused, for people. */
   reason: string;
+}
+
+/** What one `readInto` returns; the trades themselves are in the batch it was given. */
+export interface LogBatchRows {
+  /** The log offset of each batch row it added, in row order. */
+  offsets: number[];
+  /** The offset to read from next (past skipped positions too). */
+  next: number;
+  /** Records in this range that were not trades; `next` is past them. */
+  poison?: PoisonRecord[];
 }
 
 /** What one `read` returns. */
@@ -75,6 +86,12 @@ export interface TradeLog {
   append(trades: readonly Trade[]): Promise<void>;
   /** Up to `max` records at offsets ≥ `from`. Throws `OFFSET_OUT_OF_RANGE` when `from` fell out of retention. */
   read(partition: number, from: number, max: number): Promise<LogBatch>;
+  /**
+   * `read`, with the trades decoded straight into `batch` (appended, one row per trade,
+   * valid or rejected) instead of into trade objects: for logs that hold text, which can be
+   * scanned in place. Optional; a processor uses it when there.
+   */
+  readInto?(partition: number, from: number, max: number, batch: TradeBatch): Promise<LogBatchRows>;
   /** Offset the next appended record of `partition` will get (= end of the partition). */
   highWatermark(partition: number): Promise<number>;
   /** Oldest offset of `partition` still held (retention drops older ones). */

@@ -19,8 +19,9 @@
 import type { Alert } from "../../lib/types.ts";
 import { AdapterError } from "./errors.ts";
 import { run, session, type UpstashOptions } from "./upstash-client.ts";
-import type { DeadLetter, LogBatch, LogRecord, PoisonRecord, TradeLog } from "./types.ts";
-import { RAW_LIMIT, tradeRecord } from "./wire.ts";
+import type { TradeBatch } from "../../lib/batch.ts";
+import type { DeadLetter, LogBatch, LogBatchRows, LogRecord, PoisonRecord, TradeLog } from "./types.ts";
+import { RAW_LIMIT, tradeInto, tradeRecord } from "./wire.ts";
 
 /** Options of the Upstash log. */
 export interface UpstashLogOptions extends UpstashOptions {
@@ -139,13 +140,19 @@ function offsetOf(id: unknown): number {
   return n;
 }
 
-/** One stream entry (`[id, [field, value, …]]`) as a trade, or the reason it is none. */
-function decode(entry: unknown): LogRecord | PoisonRecord {
+/** One stream entry (`[id, [field, value, …]]`): its offset, and its trade field's text or why it has none. */
+function fieldOf(entry: unknown): { offset: number; text: string } | PoisonRecord {
   const [id, fields] = entry as [string, string[]];
   const offset = offsetOf(id);
   const at = fields.indexOf("trade");
   if (at < 0 || at % 2 !== 0) return { offset, raw: JSON.stringify(fields).slice(0, RAW_LIMIT), reason: "no trade field" };
-  return tradeRecord(offset, fields[at + 1]!);
+  return { offset, text: fields[at + 1]! };
+}
+
+/** One stream entry as a trade, or the reason it is none. */
+function decode(entry: unknown): LogRecord | PoisonRecord {
+  const field = fieldOf(entry);
+  return "text" in field ? tradeRecord(field.offset, field.text) : field;
 }
 
 /**
@@ -227,6 +234,20 @@ export function upstashLog(options: UpstashLogOptions): UpstashLog {
     }
   };
 
+  /** Up to `max` stream entries of partition `p` from offset `from` (checked against what the stream holds). */
+  const entries = async (p: number, from: number, max: number): Promise<unknown[]> => {
+    const retention = await partition(p);
+    if (!Number.isSafeInteger(from) || from < 0) throw new AdapterError(name, "OFFSET_OUT_OF_RANGE", `partition ${p} has no offset ${from}`);
+    const count = Math.max(1, Math.floor(max));
+    const [range, first, last] = await call(`read of partition ${p}`, (r) =>
+      r.pipeline().xrange(stream(p), `0-${from}`, "+", count).xrange(stream(p), "-", "+", 1).xrevrange(stream(p), "+", "-", 1).exec());
+    const { low, high } = marks(first, last, retention);
+    if (from < low || from > high) {
+      throw new AdapterError(name, "OFFSET_OUT_OF_RANGE", `partition ${p} holds offsets ${low}..${high}, asked for ${from}${from < low ? " (dropped by retention: the reader fell behind)" : ""}`);
+    }
+    return max >= 1 ? (range as unknown as unknown[]) : [];
+  };
+
   const log: UpstashLog = {
     name,
     async partitions() {
@@ -240,25 +261,30 @@ export function upstashLog(options: UpstashLogOptions): UpstashLog {
       await send("append", trades.map((t) => ({ key: stream(kafkaPartition(t.symbol, partitions)), id: "0-*", fields: { trade: JSON.stringify(t) }, trim: retention })));
     },
     async read(p, from, max): Promise<LogBatch> {
-      const retention = await partition(p);
-      if (!Number.isSafeInteger(from) || from < 0) throw new AdapterError(name, "OFFSET_OUT_OF_RANGE", `partition ${p} has no offset ${from}`);
-      const count = Math.max(1, Math.floor(max));
-      const [range, first, last] = await call(`read of partition ${p}`, (r) =>
-        r.pipeline().xrange(stream(p), `0-${from}`, "+", count).xrange(stream(p), "-", "+", 1).xrevrange(stream(p), "+", "-", 1).exec());
-      const { low, high } = marks(first, last, retention);
-      if (from < low || from > high) {
-        throw new AdapterError(name, "OFFSET_OUT_OF_RANGE", `partition ${p} holds offsets ${low}..${high}, asked for ${from}${from < low ? " (dropped by retention: the reader fell behind)" : ""}`);
-      }
       const records: LogRecord[] = [];
       const poison: PoisonRecord[] = [];
       let next = from;
-      for (const entry of max >= 1 ? (range as unknown as unknown[]) : []) {
+      for (const entry of await entries(p, from, max)) {
         const item = decode(entry);
         if ("trade" in item) records.push(item);
         else poison.push(item);
         next = item.offset + 1;
       }
       return poison.length > 0 ? { records, next, poison } : { records, next };
+    },
+    /** `read` into a batch: each trade field scanned in place, one row each. */
+    async readInto(p, from, max, batch: TradeBatch): Promise<LogBatchRows> {
+      const offsets: number[] = [];
+      const poison: PoisonRecord[] = [];
+      let next = from;
+      for (const entry of await entries(p, from, max)) {
+        const field = fieldOf(entry);
+        const bad = "text" in field ? tradeInto(field.offset, field.text, batch) : field;
+        if (bad === undefined) offsets.push(field.offset);
+        else poison.push(bad);
+        next = field.offset + 1;
+      }
+      return poison.length > 0 ? { offsets, next, poison } : { offsets, next };
     },
     highWatermark: async (p) => (await watermarks(p)).high,
     lowWatermark: async (p) => (await watermarks(p)).low,

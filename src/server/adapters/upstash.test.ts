@@ -47,7 +47,7 @@ describe.skipIf(!up)("upstash adapters over the local Upstash endpoint", () => {
     const log = upstashLog({ ...at(), prefix, retention });
     await log.append(seed);
     return { adapter: log, dispose: () => clean(prefix) };
-  }, { writable: true, retention: true });
+  }, { writable: true, retention: true, readInto: true });
 
   test("cache and log share keys and guard with the Redis cache: what one writes the other reads", async () => {
     const prefix = fresh();

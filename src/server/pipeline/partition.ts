@@ -8,7 +8,7 @@
 import { Engine } from "../../lib/engine.ts";
 import type { Alert, EngineEvent, EngineOptions } from "../../lib/types.ts";
 import { AdapterError } from "../adapters/errors.ts";
-import type { CandleStore, DeadLetter, LogRecord, PoisonRecord, TradeLog } from "../adapters/types.ts";
+import type { CandleStore, DeadLetter, PoisonRecord, TradeLog } from "../adapters/types.ts";
 import { isCandleEvent, windowKey, type CandleEvent } from "./events.ts";
 import { checkpointKey, decodeResume, encodeResume, type SourceResume } from "./resume.ts";
 
@@ -74,13 +74,13 @@ export async function openPartition(ctx: PartitionContext, partition: number): P
   };
 }
 
-/** Keeps what `events` bring for the next commit; refused trades of `records` become dead letters. */
-export function collect(part: PartitionState, events: readonly EngineEvent[], records?: readonly LogRecord[]): void {
+/** Keeps what `events` bring for the next commit; refused trades become dead letters at their log offset (`offsetOf`). */
+export function collect(part: PartitionState, events: readonly EngineEvent[], offsetOf?: (trade: unknown) => number | undefined): void {
   for (const e of events) {
     if (isCandleEvent(e)) part.candles.set(windowKey(e.candle), e);
     else if (e.type === "alert") part.alerts.push(e.alert);
     else if (e.type === "rejected") {
-      const offset = records?.find((r) => r.trade === e.trade)?.offset ?? part.next;
+      const offset = offsetOf?.(e.trade) ?? part.next;
       part.letters.push({ partition: part.partition, offset, raw: JSON.stringify(e.trade) ?? String(e.trade), reason: `${e.reason}: ${e.detail}` });
     }
   }

@@ -5,7 +5,7 @@
  */
 import type { EngineEvent, EngineStats } from "../../lib/types.ts";
 import { AdapterError } from "../adapters/errors.ts";
-import type { LogRecord } from "../adapters/types.ts";
+import { TradeBatch } from "../../lib/batch.ts";
 import { collect, collectPoison, commitPartition, openPartition, type PartitionContext, type PartitionState } from "./partition.ts";
 import { publisher } from "./publisher.ts";
 import { sleeper } from "./sleeper.ts";
@@ -80,8 +80,8 @@ export function pipeline(options: PipelineOptions): Pipeline {
     throw e;
   };
 
-  const feed = (part: PartitionState, events: EngineEvent[], records?: LogRecord[]) => {
-    collect(part, events, records);
+  const feed = (part: PartitionState, events: EngineEvent[], offsetOf?: (trade: unknown) => number | undefined) => {
+    collect(part, events, offsetOf);
     live.queue(events);
   };
 
@@ -136,17 +136,40 @@ export function pipeline(options: PipelineOptions): Pipeline {
     return started;
   };
 
+  // Logs that hold text decode it straight into this batch (the processor runs one step at a time).
+  const rows = new TradeBatch(batch);
+
+  /** One read of `part` through trade objects, fed to its engine; how many trades it fed. */
+  const readRecords = async (part: PartitionState) => {
+    const got = await log.read(part.partition, part.next, batch);
+    const { records } = got;
+    if (records.length > 0) feed(part, part.engine.ingestMany(records.map((r) => r.trade)), (t) => records.find((r) => r.trade === t)?.offset);
+    return { next: got.next, poison: got.poison, fed: records.length };
+  };
+
+  /** One read of `part` decoded straight into `rows`, fed to its engine. */
+  const readRows = async (part: PartitionState) => {
+    rows.clear();
+    const got = await log.readInto!(part.partition, part.next, batch, rows);
+    if (rows.length > 0) {
+      const { offsets } = got;
+      const offsetOf = (t: unknown) => {
+        const r = rows.rejected.find((x) => x.trade === t);
+        return r === undefined ? undefined : offsets[r.row];
+      };
+      feed(part, part.engine.ingestBatch(rows), offsetOf);
+    }
+    return { next: got.next, poison: got.poison, fed: rows.length };
+  };
+
   const stepOnce = async (): Promise<number> => {
     if (log.assigned && !options.partitions) await follow();
     let read = 0;
     moved = false;
     for (const part of [...parts]) {
-      const got = await log.read(part.partition, part.next, batch);
-      if (got.records.length > 0) {
-        feed(part, part.engine.ingestMany(got.records.map((r) => r.trade)), got.records);
-        part.uncommitted += got.records.length;
-        read += got.records.length;
-      }
+      const got = log.readInto ? await readRows(part) : await readRecords(part);
+      part.uncommitted += got.fed;
+      read += got.fed;
       if (got.poison) collectPoison(part, got.poison);
       if (got.next !== part.next) {
         part.dirty = true;
