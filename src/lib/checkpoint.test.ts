@@ -34,6 +34,20 @@ describe("checkpoint bytes", () => {
     expect(hex(sample().snapshot("kafka:0=42"))).toBe(GOLDEN);
   });
 
+  test("each snapshot owns its bytes: the next one, smaller or larger, leaves it as it was", () => {
+    const e = sample();
+    const first = e.snapshot("kafka:0=42");
+    const kept = hex(first);
+    const big = new Engine(options);
+    big.ingestMany(Array.from({ length: 300 }, (_, i) => ({ ...trades[0]!, symbol: `S${i}USDT`, id: i })));
+    expect(big.snapshot().length).toBeGreaterThan(first.length * 10);
+    e.ingest({ ...trades[2]!, id: 11, ts: T0 + 62_000 });
+    const second = e.snapshot("kafka:0=43");
+    expect(hex(first)).toBe(kept);
+    expect(second.byteLength).toBe(second.buffer.byteLength);
+    expect(Engine.restore(first).snapshot("kafka:0=42")).toEqual(first);
+  });
+
   test("same state, same bytes, whatever the order symbols arrived in", () => {
     const a = new Engine(options);
     a.ingestMany(trades);

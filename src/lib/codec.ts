@@ -9,10 +9,13 @@ export class Writer {
   private view: DataView;
   private pos = 0;
 
-  /** `capacity`: expected size, so a large snapshot does not regrow its buffer many times. */
-  constructor(capacity = 1024) {
-    this.buf = new Uint8Array(Math.max(64, capacity));
-    this.view = new DataView(this.buf.buffer);
+  /**
+   * Writes into `into` (grown when it fills up), or into a new buffer of `into` bytes: the
+   * expected size, so a large snapshot does not regrow its buffer many times.
+   */
+  constructor(into: Uint8Array | number = 1024) {
+    this.buf = typeof into === "number" ? new Uint8Array(Math.max(64, into)) : into;
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   private room(n: number): void {
@@ -100,6 +103,16 @@ export class Writer {
   /** The bytes written so far (a copy). */
   bytes(): Uint8Array {
     return this.buf.slice(0, this.pos);
+  }
+
+  /** The bytes written so far, as a view of the buffer (valid until the next write). */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** The whole buffer written into, grown or not: for a caller that reuses it. */
+  get buffer(): Uint8Array {
+    return this.buf;
   }
 
   /** Bytes written so far. */
