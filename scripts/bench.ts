@@ -9,6 +9,7 @@ import { runCsvBatch, runCsvFiles, runDecode, runDecodeBatch, runFileSplit, runJ
 import { runE2e, type E2eReport } from "./bench/e2e.ts";
 import { csvAggRow, market, wsAggLine, wsLine } from "./bench/generate.ts";
 import { limitLoop } from "./bench/limit.ts";
+import { steady, steadyMs } from "./bench/steady.ts";
 import { measureMemory } from "./bench/memory.ts";
 import { intervalMs } from "../src/lib/interval.ts";
 import { figure, machine, peakRssMb, ratio, table, writeJson, type Figure } from "./bench/report.ts";
@@ -120,7 +121,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   log(`generating ${total.toLocaleString("en")} trades, 20 symbols, seed ${seed}`);
-  let t0 = performance.now();
+  const t0 = performance.now();
   const gen = market({ symbols: 20, trades: total, seed });
   const genMs = performance.now() - t0;
   let trades: Trade[] = gen.trades;
@@ -146,23 +147,15 @@ export async function run(argv: string[]): Promise<number> {
   let coreTally: Tally | undefined;
   let ccxtCandles: Record<string, number> = {};
   for (let r = 0; r < runs; r++) {
-    gc();
-    const run = runCore(objects);
+    const run = steady(() => runCore(objects));
     if (run.engine.stats().trades !== total) log(`warning: engine aggregated ${run.engine.stats().trades} of ${total} trades`);
     coreTally ??= run.tally;
     coreRates.push((total / run.ms) * 1000);
-    gc();
-    const batched = runBatch(cols);
+    const batched = steady(() => runBatch(cols));
     if (JSON.stringify(batched.tally) !== JSON.stringify(run.tally)) log("warning: the batch API emitted other events than the object API");
     batchRates.push((total / batched.ms) * 1000);
-    gc();
-    t0 = performance.now();
-    limitLoop(cols, sizes);
-    limitRates.push((total / (performance.now() - t0)) * 1000);
-    gc();
-    t0 = performance.now();
-    ccxtCandles = build(groups, timeframes);
-    const ccxtMs = performance.now() - t0;
+    limitRates.push((total / steadyMs(() => limitLoop(cols, sizes))) * 1000);
+    const ccxtMs = steadyMs(() => (ccxtCandles = build(groups, timeframes)));
     ccxtRates.push((total / ccxtMs) * 1000);
     log(`core round ${r + 1}/${runs}: objects ${(run.ms / 1000).toFixed(2)} s, batch ${(batched.ms / 1000).toFixed(2)} s, ccxt ${(ccxtMs / 1000).toFixed(2)} s`);
   }
@@ -210,30 +203,23 @@ export async function run(argv: string[]): Promise<number> {
   const csvRates: number[] = [];
   const splitRates: number[] = [];
   for (let r = 0; r < runs; r++) {
-    gc();
-    const run = runDecode(lines, batchSize);
+    const run = steady(() => runDecode(lines, batchSize));
     if (run.engine.stats().trades !== lineCount) log(`warning: decode run aggregated ${run.engine.stats().trades} of ${lineCount}`);
     decodeRates.push((lineCount / run.ms) * 1000);
-    gc();
-    const batched = runDecodeBatch(lines, batchSize);
+    const batched = steady(() => runDecodeBatch(lines, batchSize));
     if (batched.engine.stats().trades !== lineCount) log(`warning: batch decode run aggregated ${batched.engine.stats().trades} of ${lineCount}`);
     decodeBatchRates.push((lineCount / batched.ms) * 1000);
-    gc();
-    const parsed = runJsonParse(lines);
+    const parsed = steady(() => runJsonParse(lines));
     parseRates.push((lineCount / parsed.ms) * 1000);
-    gc();
-    const csv = runCsvBatch(rows, rowSymbols, batchSize);
+    const csv = steady(() => runCsvBatch(rows, rowSymbols, batchSize));
     if (csv.engine.stats().trades !== lineCount) log(`warning: CSV run aggregated ${csv.engine.stats().trades} of ${lineCount}`);
     csvRates.push((lineCount / csv.ms) * 1000);
-    gc();
-    const split = runSplit(rows);
+    const split = steady(() => runSplit(rows));
     splitRates.push((lineCount / split.ms) * 1000);
-    gc();
-    const file = runCsvFiles(files, batchSize);
+    const file = steady(() => runCsvFiles(files, batchSize));
     if (file.engine.stats().trades !== lineCount) log(`warning: CSV file run aggregated ${file.engine.stats().trades} of ${lineCount}`);
     fileRates.push((lineCount / file.ms) * 1000);
-    gc();
-    const fileSplit = runFileSplit(files);
+    const fileSplit = steady(() => runFileSplit(files));
     fileSplitRates.push((lineCount / fileSplit.ms) * 1000);
     log(`decode round ${r + 1}/${runs}: objects ${(run.ms / 1000).toFixed(2)} s, batch ${(batched.ms / 1000).toFixed(2)} s, JSON.parse ${(parsed.ms / 1000).toFixed(2)} s, ` +
       `CSV ${(csv.ms / 1000).toFixed(2)} s, split ${(split.ms / 1000).toFixed(2)} s, CSV files ${(file.ms / 1000).toFixed(2)} s, file split ${(fileSplit.ms / 1000).toFixed(2)} s`);
