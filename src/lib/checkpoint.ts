@@ -31,7 +31,7 @@ const STAT_KEYS: (keyof EngineStats)[] = [
  * snapshot). It holds about one checkpoint's size, a small part of the state it encodes.
  * The core is synchronous, so no two encodings ever share it at once.
  */
-let scratch = new Uint8Array(1024);
+let scratch: Uint8Array = new Uint8Array(1024);
 
 /** A decoded checkpoint: the state an engine continues from. */
 export interface Checkpoint {
