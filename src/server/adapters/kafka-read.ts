@@ -14,10 +14,14 @@ const FRESH_MS = 1000;
 /** The fetch response (the package exports its type under a versioned namespace only). */
 type FetchResponse = Awaited<ReturnType<Consumer["fetch"]>>;
 
+/** A record with no value: poison, whatever its key. */
+function tombstone(offset: number): PoisonRecord {
+  return { offset, raw: "", reason: "no value (a tombstone)" };
+}
+
 /** One record as the log holds it: a trade, or the reason it is none. */
 export function decode(offset: number, value: Buffer | null): LogRecord | PoisonRecord {
-  if (value === null) return { offset, raw: "", reason: "no value (a tombstone)" };
-  return tradeRecord(offset, value.toString("utf8"));
+  return value === null ? tombstone(offset) : tradeRecord(offset, value.toString("utf8"));
 }
 
 /** What the reader needs from the adapter around it. */
@@ -171,7 +175,7 @@ export function reader(ctx: ReaderContext) {
       const offsets: number[] = [];
       const poison: PoisonRecord[] = [];
       const next = await take(partition, from, max, (item) => {
-        const bad = item.value === null ? decode(item.offset, null) as PoisonRecord : tradeInto(item.offset, item.value.toString("utf8"), batch);
+        const bad = item.value === null ? tombstone(item.offset) : tradeInto(item.offset, item.value.toString("utf8"), batch);
         if (bad === undefined) offsets.push(item.offset);
         else poison.push(bad);
       });
