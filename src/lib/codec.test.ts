@@ -44,4 +44,9 @@ test("crc32 matches the standard check value and a bytewise reference", () => {
     return (c ^ 0xffffffff) >>> 0;
   };
   fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (b) => expect(crc32(b)).toBe(bytewise(b))));
+  // Only the first `end` bytes count, whatever follows them.
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat(100), (b, n) => {
+    const end = Math.min(n, b.length);
+    expect(crc32(b, end)).toBe(bytewise(b.subarray(0, end)));
+  }));
 });
