@@ -254,6 +254,20 @@ describe("alerts", () => {
     expect(of(out, "alert").map((a) => a.alert.symbol)).toEqual(["BTCUSDT"]);
   });
 
+  test("default rules hold for every other symbol, whichever came first, in every engine and after a restore", () => {
+    const rules = (whale: number) => ({ default: { whale: { notional: whale } }, symbols: { ETHUSDT: { whale: { notional: 1000 } } } });
+    const low = new Engine({ intervals: ["1m"], rules: rules(10) });
+    const high = new Engine({ intervals: ["1m"], rules: rules(500) });
+    const whales = (out: EngineEvent[]) => of(out, "alert").map((a) => `${a.alert.symbol}>${a.alert.threshold}`);
+    // The symbol with rules of its own comes first, then two that take the defaults.
+    const first = [trade(1, "600", "1", T0, "buy", "ETHUSDT"), trade(1, "100", "1", T0, "buy", "BTCUSDT")];
+    expect(whales(low.ingestMany(first))).toEqual(["BTCUSDT>10"]);
+    expect(whales(high.ingestMany(first))).toEqual([]);
+    const later = [trade(1, "600", "1", T0 + 1, "buy", "SOLUSDT"), trade(2, "1200", "1", T0 + 2, "buy", "ETHUSDT")];
+    expect(whales(Engine.restore(low.snapshot()).ingestMany(later))).toEqual(["SOLUSDT>10", "ETHUSDT>1000"]);
+    expect(whales(high.ingestMany(later))).toEqual(["SOLUSDT>500", "ETHUSDT>1000"]);
+  });
+
   test("price move, z-score and volume spike fire on final candles with stable ids", () => {
     const e = new Engine({
       intervals: ["1m"],

@@ -2,18 +2,18 @@ import { CandleflowError } from "./errors.ts";
 import { parseDecimal, parsed, POW10 } from "./decimal.ts";
 import type { Alert, RuleSet, RulesConfig } from "./types.ts";
 
-/** A symbol's rules, resolved once when the symbol is first seen. */
+/** A symbol's rules, resolved once when the symbol is first seen (and shared by symbols with the same rules). */
 export interface ResolvedRules {
   /** Whale threshold as an exact decimal (mantissa, scale) and a double; null when off. */
-  whale: { m: number; e: number; v: number } | null;
-  percent: number | null;
-  zScore: number | null;
-  zLookback: number;
-  spikeFactor: number | null;
-  spikeLookback: number;
-  gapMin: number | null;
+  readonly whale: { readonly m: number; readonly e: number; readonly v: number } | null;
+  readonly percent: number | null;
+  readonly zScore: number | null;
+  readonly zLookback: number;
+  readonly spikeFactor: number | null;
+  readonly spikeLookback: number;
+  readonly gapMin: number | null;
   /** Interval labels whose final candles the candle rules watch. */
-  intervals: string[];
+  readonly intervals: readonly string[];
 }
 
 /** Per-symbol, per-interval memory of the candle rules. */
