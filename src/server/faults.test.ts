@@ -212,8 +212,8 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
         const at = await checkpoints(store, n.group, PARTITIONS);
         for (let p = 0; p < PARTITIONS; p++) if (at[p]! < (await log.highWatermark(p))) return false;
         return true;
-      }, 40_000).catch(async (e) => {
-        throw new Error(`${e.message}; health ${JSON.stringify((await health(served).catch(() => undefined))?.body)}; output: ${served.output().slice(-3000)}`);
+      }, 60_000).catch(async (e) => {
+        throw new Error(`${e.message}; health ${JSON.stringify((await health(served).catch(() => undefined))?.body)}; output: ${served.output().slice(-3000)}\nbroker:\n${kafka.logTail?.()}`);
       });
       // The replay's time shift is in the checkpoints: the uninterrupted run sees the same trades at the same times.
       const cp = await store.loadCheckpoint(checkpointKey(n.group, 0));
@@ -226,7 +226,7 @@ describe.skipIf(!up)("faults of the local stack, real servers and processes", ()
     } finally {
       await release(app, log, store, kafka);
     }
-  }, 90_000);
+  }, 120_000);
 
   test("poison on the trades topic is counted, dead-lettered with its reason, and does not block the partition", async () => {
     const n = names("fault");

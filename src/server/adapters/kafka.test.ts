@@ -88,6 +88,8 @@ describe.skipIf(!up)("kafka log", () => {
     const e = await log.read(0, 0, 1).catch((x) => x);
     expect(e).toBeInstanceOf(AdapterError);
     expect([e.code, e.retryable]).toEqual(["UNAVAILABLE", true]);
+    // The client's own message says only that it failed; the error it wraps says why.
+    expect(e.message).toContain("ECONNREFUSED 127.0.0.1:1");
     await log.close();
     expect((await log.append(trades(1)).catch((x) => x)).code).toBe("CLOSED");
   }, 20_000);

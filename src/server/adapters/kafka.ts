@@ -46,6 +46,23 @@ export interface KafkaLog extends TradeLog {
 const SEND_BYTES = 512 * 1024;
 
 /**
+ * A client error's message and, when it wraps others, the message of the last one: the
+ * client reports "metadata failed 4 times." and keeps why (a refused connection, a
+ * partition without a leader) in the errors it wraps.
+ */
+export function describe(e: unknown): string {
+  const top = e instanceof Error ? e.message : String(e);
+  let inner: unknown = e;
+  for (let depth = 0; depth < 8; depth++) {
+    const next: unknown = inner instanceof AggregateError && inner.errors.length > 0 ? inner.errors.at(-1) : (inner as Error | undefined)?.cause;
+    if (next === undefined || next === null) break;
+    inner = next;
+  }
+  const last = inner instanceof Error ? inner.message : String(inner);
+  return inner === e || last === top ? top : `${top} (${last})`;
+}
+
+/**
  * The Kafka `TradeLog`. One JSON trade per message, key = symbol, partitioned by Kafka's own
  * murmur2 key hash (the Java client's), so every producer of the topic agrees on a symbol's
  * partition. Produces with acks=all and idempotence. Reads are raw fetches at the offset
@@ -88,7 +105,7 @@ export function kafkaLog(options: KafkaLogOptions): KafkaLog {
   const fail = (cause: unknown, what: string): AdapterError => {
     if (cause instanceof AdapterError) return cause;
     const e = cause as Error;
-    const detail = `${what} failed: ${e?.message ?? e}`;
+    const detail = `${what} failed: ${describe(e)}`;
     if (closed) return new AdapterError(name, "CLOSED", "log is closed", { cause });
     if (findErrorBy(e, "code", "PLT_KFK_TIMEOUT")) return new AdapterError(name, "TIMEOUT", detail, { cause });
     if (findErrorBy(e, "code", "PLT_KFK_USER")) return new AdapterError(name, "INVALID_ARGUMENT", detail, { cause });

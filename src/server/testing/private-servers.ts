@@ -4,7 +4,7 @@
  * servers other people and tests share. Every server started here is stopped by its own
  * handle (by PID); `stopPrivateServers` stops whatever is still running (for afterAll).
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chown, mkdtemp, rm, symlink } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -30,6 +30,8 @@ export interface PrivateServer {
   start(): Promise<void>;
   /** Stops it if running and removes its directory. */
   close(): Promise<void>;
+  /** The last lines the server logged, for a failing test to show (where the server keeps a log). */
+  logTail?(): string;
 }
 
 const open = new Set<PrivateServer>();
@@ -165,6 +167,10 @@ export async function privateKafka(): Promise<PrivateServer> {
     start: async () => void (await script("start.sh")),
     stop: async () => void (await script("stop.sh")),
     close: () => closer(server, dir)(),
+    logTail: () => ["stdout.log", "server.log"].map((f) => {
+      const file = join(dir, "logs", f);
+      return `--- ${f}\n${existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-40).join("\n") : "(none)"}`;
+    }).join("\n"),
   };
   open.add(server);
   await server.start();
