@@ -120,6 +120,30 @@ export async function run(argv: string[]): Promise<number> {
     return failed ? 1 : 0;
   }
 
+  // 4 and 5 first, in a process that has not yet held the gigabytes of sections 1 and 2 (a
+  // server holds some hundreds of megabytes): snapshot and restore of engines holding open
+  // windows, then the memory of open state.
+  const checkpointRuns = Math.max(runs, 9);
+  const offsets = JSON.stringify({ source: "binance-ws", log: "trades", partitions: { "0": 48_213_377, "1": 48_190_052 } });
+  const checkpoint: Figure[] = [];
+  const checkpointState: Record<string, { trades: number; bytes: number }> = {};
+  for (const symbols of [20, 1000]) {
+    // 5.5 minutes of event time: mid-window for every interval.
+    const state = loaded(symbols, 330_000, seed + symbols);
+    const timed = timeCheckpoint(state.engine, checkpointRuns, offsets);
+    checkpointState[symbols] = { trades: state.trades, bytes: timed.bytes };
+    const big = symbols === 1000;
+    checkpoint.push(
+      figure(`snapshot, ${symbols} symbols`, "ms", timed.snapshotMs, big ? { target: "< 5", goal: (m) => m < 5 } : {}),
+      figure(`restore, ${symbols} symbols`, "ms", timed.restoreMs),
+      figure(`snapshot size, ${symbols} symbols`, "KB", [timed.bytes / 1024]),
+    );
+    log(`checkpoint at ${symbols} symbols (${state.trades.toLocaleString("en")} trades in): ${timed.bytes.toLocaleString("en")} bytes`);
+  }
+
+  const memory = measureMemory(10_000);
+  log(`memory: ${memory.symbols} symbols × ${memory.intervals} intervals hold ${(memory.heapBytes / 2 ** 20).toFixed(1)} MB`);
+
   log(`generating ${total.toLocaleString("en")} trades, 20 symbols, seed ${seed}`);
   const t0 = performance.now();
   const gen = market({ symbols: 20, trades: total, seed });
@@ -228,29 +252,6 @@ export async function run(argv: string[]): Promise<number> {
   rows.length = 0;
   files.length = 0;
   gc();
-
-  // 4. Snapshot and restore of engines holding open windows.
-  const checkpointRuns = Math.max(runs, 9);
-  const offsets = JSON.stringify({ source: "binance-ws", log: "trades", partitions: { "0": 48_213_377, "1": 48_190_052 } });
-  const checkpoint: Figure[] = [];
-  const checkpointState: Record<string, { trades: number; bytes: number }> = {};
-  for (const symbols of [20, 1000]) {
-    // 5.5 minutes of event time: mid-window for every interval.
-    const state = loaded(symbols, 330_000, seed + symbols);
-    const timed = timeCheckpoint(state.engine, checkpointRuns, offsets);
-    checkpointState[symbols] = { trades: state.trades, bytes: timed.bytes };
-    const big = symbols === 1000;
-    checkpoint.push(
-      figure(`snapshot, ${symbols} symbols`, "ms", timed.snapshotMs, big ? { target: "< 5", goal: (m) => m < 5 } : {}),
-      figure(`restore, ${symbols} symbols`, "ms", timed.restoreMs),
-      figure(`snapshot size, ${symbols} symbols`, "KB", [timed.bytes / 1024]),
-    );
-    log(`checkpoint at ${symbols} symbols (${state.trades.toLocaleString("en")} trades in): ${timed.bytes.toLocaleString("en")} bytes`);
-  }
-
-  // 5. Memory of open state.
-  const memory = measureMemory(10_000);
-  log(`memory: ${memory.symbols} symbols × ${memory.intervals} intervals hold ${(memory.heapBytes / 2 ** 20).toFixed(1)} MB`);
 
   const core = figure("1 core, object API (4 intervals, all rules)", "trades/s", coreRates);
   const batch = figure("1 core, batch API (4 intervals, all rules)", "trades/s", batchRates, { target: ">= 10M", goal: (m) => m >= 10e6 });
