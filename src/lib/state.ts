@@ -40,7 +40,7 @@ export interface SymbolState extends PriceCache {
 
 /**
  * The rules of every symbol the options give no rules of its own, resolved once per options
- * and shared: nothing changes resolved rules. One object per symbol cost some 150 bytes of
+ * and shared: nothing changes resolved rules. One object per symbol cost some 175 bytes of
  * each symbol's state and a good part of restoring one.
  */
 const sharedRules = new WeakMap<Resolved, ResolvedRules>();

@@ -50,7 +50,7 @@ const SEND_BYTES = 512 * 1024;
  * client reports "metadata failed 4 times." and keeps why (a refused connection, a
  * partition without a leader) in the errors it wraps.
  */
-export function describe(e: unknown): string {
+function errorDetail(e: unknown): string {
   const top = e instanceof Error ? e.message : String(e);
   let inner: unknown = e;
   for (let depth = 0; depth < 8; depth++) {
@@ -105,7 +105,7 @@ export function kafkaLog(options: KafkaLogOptions): KafkaLog {
   const fail = (cause: unknown, what: string): AdapterError => {
     if (cause instanceof AdapterError) return cause;
     const e = cause as Error;
-    const detail = `${what} failed: ${describe(e)}`;
+    const detail = `${what} failed: ${errorDetail(e)}`;
     if (closed) return new AdapterError(name, "CLOSED", "log is closed", { cause });
     if (findErrorBy(e, "code", "PLT_KFK_TIMEOUT")) return new AdapterError(name, "TIMEOUT", detail, { cause });
     if (findErrorBy(e, "code", "PLT_KFK_USER")) return new AdapterError(name, "INVALID_ARGUMENT", detail, { cause });
