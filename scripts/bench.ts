@@ -154,16 +154,13 @@ export async function run(argv: string[]): Promise<number> {
 
   // 1 and 3. Core throughput: the object API, the batch API, ccxt and a bare typed-array
   // loop on the same trades, interleaved round by round so load from elsewhere hits all alike.
+  // No separate warm-up: each figure's untimed first pass (`steady`) compiles its code.
   const objects = batches(trades, batchSize);
   const cols = columns(objects);
   let groups: CcxtTrade[][] = toCcxt(trades);
   const build = await ccxtBuilder();
   const timeframes = ["1m", "5m", "15m"];
   const sizes = CONFIG.intervals!.map(intervalMs);
-  runCore(objects.slice(0, 50));
-  runBatch(cols.slice(0, 50));
-  limitLoop(cols.slice(0, 50), sizes);
-  build(groups.map((g) => g.slice(0, 50_000)), timeframes);
   const coreRates: number[] = [];
   const batchRates: number[] = [];
   const limitRates: number[] = [];
@@ -211,14 +208,6 @@ export async function run(argv: string[]): Promise<number> {
 
   // 2. Decode + core from raw lines (objects, then straight into batches), next to bare
   // JSON.parse of the same lines; CSV rows into batches next to bare split(",").
-  gc();
-  runDecode(lines.slice(0, 100_000), batchSize);
-  runDecodeBatch(lines.slice(0, 100_000), batchSize);
-  runJsonParse(lines.slice(0, 100_000));
-  runCsvBatch(rows.slice(0, 100_000), rowSymbols, batchSize);
-  runSplit(rows.slice(0, 100_000));
-  runCsvFiles(files.slice(0, 1), batchSize);
-  runFileSplit(files.slice(0, 1));
   const fileRates: number[] = [];
   const fileSplitRates: number[] = [];
   const decodeRates: number[] = [];
