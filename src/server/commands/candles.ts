@@ -257,9 +257,10 @@ async function aggregate(args: Args, engine: Engine, gzip: boolean, file: FileHa
     // Each row the scanner takes is one line and one batch row.
     reader.scan = (b, at, end) => {
       for (;;) {
-        const room = BATCH - batch.length;
+        const before = batch.length;
+        const room = BATCH - before;
         const next = bytes(b, at, end, room);
-        const taken = batch.length - BATCH + room;
+        const taken = batch.length - before;
         for (let n = taken; n > 0; n--) rowLines.push(++lineNo);
         if (batch.length >= BATCH) feed();
         // Stopped at a row it does not take, or at the end; else the batch was full: go on.
