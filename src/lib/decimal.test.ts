@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { compareExact, formatDecimal, formatScaled, parseDecimal, parsed } from "./decimal.ts";
+import { compareExact, formatDecimal, formatScaled, joined, parseDecimal, parsed } from "./decimal.ts";
 
 const parse = (s: string) => (parseDecimal(s) === null ? [parsed.m, parsed.e] : parseDecimal(s));
 
@@ -57,12 +57,34 @@ describe("formatting and comparing", () => {
     );
   });
 
-  test("mantissas on either side of 2^52, where rendering changes method, render exactly at every scale", () => {
-    for (const base of [2 ** 52, 10 ** 15, 2 ** 53 - 64]) {
+  test("mantissas on either side of 10^15 and 2^52, where rendering changes method, render exactly at every scale", () => {
+    for (const base of [10 ** 15, 2 ** 52, 2 ** 53 - 64]) {
       for (let m = base - 64; m <= base + 63; m++) {
         for (let e = 0; e <= 24; e++) expect(formatDecimal(m, e)).toBe(formatScaled(BigInt(m), e));
       }
     }
+  });
+
+  test("values on either side of 10^-6, where rendering changes method, render exactly", () => {
+    // Up to e = 21, where 10^(e-6) = 10^15 and the mantissas stay exact integers to count through.
+    for (let e = 6; e <= 21; e++) {
+      const base = 10 ** (e - 6);
+      for (let m = Math.max(0, base - 64); m <= base + 63; m++) expect(formatDecimal(m, e)).toBe(formatScaled(BigInt(m), e));
+      // The same values written with more significant digits.
+      for (const digits of [999_999_999_999_999, 100_000_000_000_001, 999_999_999_999]) {
+        if (e + 9 <= 24) expect(formatDecimal(digits, e + 9)).toBe(formatScaled(BigInt(digits), e + 9));
+      }
+    }
+  });
+
+  test("an integer part and fraction digits join into the exact decimal", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.nat(999), fc.nat(99_999_999), fc.nat(2 ** 40)), fc.integer({ min: 1, max: 15 }), fc.double({ min: 0, max: 1, noNaN: true }), (int, places, share) => {
+        const frac = Math.min(Math.floor(share * 10 ** places), 10 ** places - 1);
+        expect(joined(int, frac, places)).toBe(formatScaled(BigInt(int) * 10n ** BigInt(places) + BigInt(frac), places));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 
   test("trailing zeros of the mantissa are dropped, never a bare point", () => {
