@@ -57,22 +57,10 @@ describe("formatting and comparing", () => {
     );
   });
 
-  test("mantissas on either side of 10^15 and 2^52, where rendering changes method, render exactly at every scale", () => {
-    for (const base of [10 ** 15, 2 ** 52, 2 ** 53 - 64]) {
+  test("mantissas on either side of 2^52, where rendering changes method, render exactly at every scale", () => {
+    for (const base of [2 ** 52, 10 ** 15, 2 ** 53 - 64]) {
       for (let m = base - 64; m <= base + 63; m++) {
         for (let e = 0; e <= 24; e++) expect(formatDecimal(m, e)).toBe(formatScaled(BigInt(m), e));
-      }
-    }
-  });
-
-  test("values on either side of 10^-6, where rendering changes method, render exactly", () => {
-    // Up to e = 21, where 10^(e-6) = 10^15 and the mantissas stay exact integers to count through.
-    for (let e = 6; e <= 21; e++) {
-      const base = 10 ** (e - 6);
-      for (let m = Math.max(0, base - 64); m <= base + 63; m++) expect(formatDecimal(m, e)).toBe(formatScaled(BigInt(m), e));
-      // The same values written with more significant digits.
-      for (const digits of [999_999_999_999_999, 100_000_000_000_001, 999_999_999_999]) {
-        if (e + 9 <= 24) expect(formatDecimal(digits, e + 9)).toBe(formatScaled(BigInt(digits), e + 9));
       }
     }
   });

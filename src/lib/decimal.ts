@@ -123,31 +123,21 @@ export function formatDecimal(m: number, e: number): string {
   return text;
 }
 
-/** Mantissas below 10^15, at most 15 significant digits, render through `String` (see `render`). */
-const SHORTEST = 1e15;
-/** Other mantissas below 2^52 render through `toFixed` (see `render`). */
+/** Mantissas below 2^52 render through `toFixed` (see `render`). */
 const FIXED = 2 ** 52;
 
 function render(m: number, e: number): string {
   if (e === 0) return String(m);
-  if (e <= 22) {
-    // m / 10^e is the double nearest the exact value (10^e is exact up to 10^22 and the
-    // division is correctly rounded). Each path below gives one native conversion and one
-    // flat string, where joining two converted parts builds a rope every reader must flatten.
-    const value = m / POW10[e]!;
-    // Decimals of at most 15 significant digits each have a double of their own, so the
-    // shortest text that reads back as that double, which `String` gives, is the decimal
-    // itself, without trailing zeros. Below 10^-6 `String` writes an exponent instead.
-    if (m < SHORTEST && value >= 1e-6) return String(value);
-    // Below 2^52 the double lies within half a unit of the e-th place of the exact value, and
-    // `toFixed`, which the language defines exactly on the double, gives back those digits.
-    if (m < FIXED) {
-      const text = value.toFixed(e);
-      let end = text.length;
-      while (text.charCodeAt(end - 1) === 48) end--;
-      if (text.charCodeAt(end - 1) === 46) end--;
-      return end === text.length ? text : text.slice(0, end);
-    }
+  // Below 2^52, m / 10^e (10^e exact up to 10^22, the division correctly rounded) lies within
+  // half a unit of the e-th place of the exact value, and `toFixed`, which the language defines
+  // exactly on the double, gives back those digits: one native conversion and one flat string,
+  // where joining two converted parts builds a rope that every reader must flatten.
+  if (m < FIXED && e <= 22) {
+    const text = (m / POW10[e]!).toFixed(e);
+    let end = text.length;
+    while (text.charCodeAt(end - 1) === 48) end--;
+    if (text.charCodeAt(end - 1) === 46) end--;
+    return end === text.length ? text : text.slice(0, end);
   }
   return m === 0 ? "0" : placePoint(String(m), e);
 }
@@ -158,9 +148,6 @@ function render(m: number, e: number): string {
  */
 export function joined(int: number, frac: number, places: number): string {
   if (frac === 0) return String(int);
-  // At most 15 significant digits: one mantissa, which `render` converts to one flat string.
-  const whole = int * POW10[places]! + frac;
-  if (whole < SHORTEST) return render(whole, places);
   let width = places;
   // frac / 10 is within 0.02 of its true value below 10^15: the floor is exact.
   for (let tenth = Math.floor(frac / 10); frac === tenth * 10; tenth = Math.floor(frac / 10)) {
