@@ -9,13 +9,15 @@ import { Engine } from "../lib/engine.ts";
 import type { Cache, CandleStore, Health, TradeLog } from "./adapters/types.ts";
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
+import { createHub } from "./hub/hub.ts";
+import type { HubLimits } from "./hub/limits.ts";
+import type { Hub } from "./hub/types.ts";
 import { exposition } from "./metrics.ts";
 import { pipeline, type Pipeline } from "./pipeline/processor.ts";
 import { MAX_LAG, openCache, openLog, openStore, readResume } from "./ports.ts";
 import { ingest } from "./ingest.ts";
 import { configuredSymbols, makeSource, sourceState } from "./sources/index.ts";
 import type { Source } from "./sources/types.ts";
-import { createHub, type Hub, type HubLimits } from "./ws.ts";
 
 /** Parts a caller (a test) may supply instead of the configured adapters. */
 export interface Parts {

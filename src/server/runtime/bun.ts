@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Running } from "../server.ts";
-import type { HubData } from "../ws.ts";
+import type { HubData } from "../hub/types.ts";
 
 /** The page's entry; served as a placeholder until it exists. */
 const PAGE = fileURLToPath(new URL("../../web/index.html", import.meta.url));

@@ -3,7 +3,7 @@
  * hub's `subscribe`/`unsubscribe`/`publish` done in process, over plain Web-standard
  * WebSockets. Bun has native topics and does not need this.
  */
-import type { Fanout, HubData, HubSocket } from "../ws.ts";
+import type { Fanout, HubData, HubSocket } from "../hub/types.ts";
 
 /** A Web-standard WebSocket as a server runtime hands it out. */
 export interface PlainSocket {

@@ -15,7 +15,7 @@
  * the objects' ends of them are hibernatable like any client's, so the objects behind a relay
  * can hibernate, the relay's own invocation stays up while its client is connected.
  */
-import { HUB_LIMITS } from "../../ws.ts";
+import { HUB_LIMITS } from "../../hub/limits.ts";
 import type { Env, Settings } from "./env.ts";
 
 const frame = (value: unknown) => JSON.stringify(value);
