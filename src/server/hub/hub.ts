@@ -198,15 +198,19 @@ export function createHub(options: HubOptions): Hub {
     }
     for (const [key, [symbol, interval]] of fresh) {
       if (c.closed) return;
-      if (!symbolsOf(c).has(symbol)) {
-        feeds.acquire(channels.alerts(symbol), (m) => onAlert(symbol, m));
-        if (c.slowSince === undefined) c.ws.subscribe(alertTopic(symbol));
-      }
-      const sub: Sub = { symbol, interval, phase: "pending", buffer: new Map() };
-      c.subs.set(key, sub);
-      feeds.acquire(channels.candles(symbol, interval), (m) => onCandle(key, m));
-      snapshot(c, key, sub);
+      snapshot(c, key, follow(c, key, symbol, interval, "pending"));
     }
+  };
+  /** Adds a pair to a client: its feeds from the cache, and its symbol's alerts when it is the first pair of that symbol. */
+  const follow = (c: Client, key: string, symbol: string, interval: string, phase: Sub["phase"]): Sub => {
+    if (!symbolsOf(c).has(symbol)) {
+      feeds.acquire(channels.alerts(symbol), (m) => onAlert(symbol, m));
+      if (c.slowSince === undefined) c.ws.subscribe(alertTopic(symbol));
+    }
+    const sub: Sub = { symbol, interval, phase, buffer: new Map() };
+    c.subs.set(key, sub);
+    feeds.acquire(channels.candles(symbol, interval), (m) => onCandle(key, m));
+    return sub;
   };
 
   const sweep = () => {
@@ -280,12 +284,7 @@ export function createHub(options: HubOptions): Hub {
         for (const [symbol, interval] of pairs) {
           const key = topic(symbol, interval);
           if (c.subs.has(key)) continue;
-          if (!symbolsOf(c).has(symbol)) {
-            feeds.acquire(channels.alerts(symbol), (m) => onAlert(symbol, m));
-            ws.subscribe(alertTopic(symbol));
-          }
-          c.subs.set(key, { symbol, interval, phase: "live", buffer: new Map() });
-          feeds.acquire(channels.candles(symbol, interval), (m) => onCandle(key, m));
+          follow(c, key, symbol, interval, "live");
           ws.subscribe(key);
         }
       },
